@@ -1,0 +1,215 @@
+"""Self-describing safetensors checkpoints: tensors plus JSON metadata, never pickle.
+
+A file holds the model's state dict and, under ``__metadata__``, JSON strings for the
+format, the model config, the vocabulary, the corpus, the training config, the final
+metrics, the versions, the training history and a SHA-256 of the tensor bytes
+(safetensors itself has no checksum). Loading checks all of it and raises one error
+type, `CheckpointError`, naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import torch
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from .model import CharModel, ModelConfig
+from .vocab import Vocab
+
+FORMAT = "charmodels"
+FORMAT_VERSION = 1
+SUFFIX = ".safetensors"
+HF_PREFIX = "hf://"
+MAX_BYTES = 2 * 1024**3  # a checkpoint of this project is kilobytes to megabytes
+# Every pickle of protocol 2+ starts with 0x80; torch.save's default format is a zip archive.
+PICKLE_SIGNATURES = {b"\x80": "a Python pickle", b"PK\x03\x04": "a torch.save zip archive (pickles inside)"}
+REQUIRED = ("format", "format_version", "model_config", "vocab", "tensor_sha256")
+
+
+class CheckpointError(Exception):
+    """A checkpoint could not be read; the message names the file and the problem."""
+
+    def __init__(self, source: str | os.PathLike, problem: str):
+        self.source, self.problem = str(source), problem
+        super().__init__(f"{source}: {problem}")
+
+
+def checkpoints_dir() -> Path:
+    """The shipped checkpoints: $CHARMODELS_CHECKPOINTS, else checkpoints/ beside the package."""
+    override = os.environ.get("CHARMODELS_CHECKPOINTS")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def shipped_names() -> list[str]:
+    folder = checkpoints_dir()
+    return sorted(p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
+
+
+def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().contiguous().cpu()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return value.to_dict() if hasattr(value, "to_dict") else dataclasses.asdict(value)
+    return value
+
+
+def save_checkpoint(model: CharModel, path: str | os.PathLike, **metadata: Any) -> Path:
+    """Write `model` and `metadata` (JSON-able values or config dataclasses) to `path`.
+
+    Written to a temporary file in the same folder, then renamed over `path`: an
+    interrupted save never leaves a half-written checkpoint behind.
+    """
+    path = Path(path)
+    tensors = {name: t.detach().contiguous().cpu().clone() for name, t in model.state_dict().items()}
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_config": model.config.to_dict(),
+        "vocab": model.vocab.chars,
+        "tensor_sha256": tensor_digest(tensors),
+        "versions": {"charmodels": _version(), "torch": torch.__version__},
+    }
+    for key, value in metadata.items():
+        if key in header:
+            raise ValueError(f"metadata key {key!r} is reserved for the checkpoint format")
+        header[key] = _jsonable(value)
+    try:
+        strings = {key: json.dumps(value, ensure_ascii=False) for key, value in header.items()}
+    except TypeError as error:
+        raise ValueError(f"checkpoint metadata must be JSON-serialisable: {error}") from error
+    data = save_tensors(tensors, metadata=strings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def resolve(path_or_name: str | os.PathLike) -> Path:
+    """A path, a shipped name such as ``goethe-lstm``, or ``hf://owner/repo/file.safetensors``."""
+    text = str(path_or_name)
+    if text.startswith(HF_PREFIX):
+        return _download(text)
+    path = Path(text)
+    if path.exists() or path.suffix == SUFFIX or os.sep in text or "/" in text:
+        return path
+    shipped = checkpoints_dir() / f"{text}{SUFFIX}"
+    if shipped.exists():
+        return shipped
+    names = ", ".join(shipped_names()) or "none found"
+    raise CheckpointError(text, f"no such checkpoint file or shipped name (shipped: {names})")
+
+
+def _download(url: str) -> Path:
+    parts = url[len(HF_PREFIX) :].split("/")
+    if len(parts) < 3 or not all(parts):
+        raise CheckpointError(url, "a Hub checkpoint is named hf://owner/repo/file.safetensors")
+    from huggingface_hub import hf_hub_download  # imported here: only Hub users pay for it
+
+    try:
+        return Path(hf_hub_download("/".join(parts[:2]), "/".join(parts[2:]), etag_timeout=5))
+    except Exception as error:  # offline, missing repo or file, network: all one message
+        raise CheckpointError(url, f"could not fetch it from the Hugging Face Hub ({type(error).__name__}: {error})") from error
+
+
+def read_metadata(path_or_name: str | os.PathLike) -> dict[str, Any]:
+    """The checked metadata of a checkpoint, decoded from JSON, without building a model."""
+    path = resolve(path_or_name)
+    return _read(path)[1]
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    if not path.exists():
+        raise CheckpointError(path, "file not found")
+    if not path.is_file():
+        raise CheckpointError(path, "not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(path, "the file is empty")
+    if size > MAX_BYTES:
+        raise CheckpointError(path, f"the file is {size:,} bytes, far more than any charmodels checkpoint")
+    data = path.read_bytes()  # read into memory, never memory-mapped: the file may be replaced later
+    for signature, kind in PICKLE_SIGNATURES.items():
+        if data.startswith(signature):
+            raise CheckpointError(path, f"this is {kind}, not safetensors; charmodels never loads pickles")
+    try:
+        tensors = load_tensors(data)
+    except (safetensors.SafetensorError, ValueError) as error:
+        raise CheckpointError(path, f"not a readable safetensors file (truncated or damaged?): {error}") from error
+    header_len = int.from_bytes(data[:8], "little")
+    raw = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
+    if raw.get("format") != json.dumps(FORMAT):
+        raise CheckpointError(path, "a safetensors file, but not a charmodels checkpoint (no charmodels format tag)")
+    missing = [key for key in REQUIRED if key not in raw]
+    if missing:
+        raise CheckpointError(path, f"metadata is missing: {', '.join(missing)}")
+    try:
+        meta = {key: json.loads(value) for key, value in raw.items()}
+    except json.JSONDecodeError as error:
+        raise CheckpointError(path, f"metadata is not valid JSON: {error}") from error
+    if meta["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(
+            path, f"format version {meta['format_version']!r} is not supported (this charmodels reads {FORMAT_VERSION})"
+        )
+    if tensor_digest(tensors) != meta["tensor_sha256"]:
+        raise CheckpointError(path, "tensor data does not match its recorded SHA-256: the file is corrupted")
+    return tensors, meta
+
+
+def load_checkpoint(path_or_name: str | os.PathLike) -> CharModel:
+    """Load a checkpoint as a ready model; its metadata is in ``model.info``."""
+    path = resolve(path_or_name)
+    tensors, meta = _read(path)
+    try:
+        config = ModelConfig(**meta["model_config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(path, f"invalid model config: {error}") from error
+    try:
+        vocab = Vocab(meta["vocab"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(path, f"invalid vocabulary: {error}") from error
+    if vocab.chars != meta["vocab"]:
+        raise CheckpointError(path, "invalid vocabulary: it must list each character once, in sorted order")
+    model = CharModel(config, vocab)
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in tensors.items()}
+    if expected.keys() != found.keys():
+        extra, absent = sorted(found.keys() - expected.keys()), sorted(expected.keys() - found.keys())
+        raise CheckpointError(path, f"tensors do not match the config (missing: {absent or '-'}, unexpected: {extra or '-'})")
+    for name, shape in expected.items():
+        if found[name] != shape:
+            raise CheckpointError(path, f"tensor {name} has shape {found[name]}, the config needs {shape}")
+    model.load_state_dict(tensors, strict=True)
+    model.eval()
+    model.info = {**meta, "path": str(path)}
+    return model

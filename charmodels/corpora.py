@@ -1,0 +1,103 @@
+"""The built-in corpora, copied verbatim from the course materials (``seeds/``).
+
+Text is data: typographic apostrophes, leading spaces and the seeds' typos are kept
+exactly as the seed documents have them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str  # short identifier, used in checkpoint names: <name>-<cell>
+    text: str  # the exact training text
+    source: str  # which seed document it comes from, and where in it
+    lines: bool = False  # True: each line is its own sequence from a fresh state
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def sequences(self) -> list[str]:
+        """What training reads: the whole text, or each line ending in a newline."""
+        if self.lines:
+            return [line + "\n" for line in self.text.split("\n")]
+        return [self.text]
+
+    def prime_length(self, sequence: str) -> int:
+        """How many leading characters of a sequence are given, not predicted.
+
+        A plain corpus is primed with its first character. A corpus of lines is
+        primed with the first two words and a space (``you love `` -> ``milk``),
+        the way seed 003 asks for the third word.
+        """
+        if not self.lines:
+            return 1
+        words = sequence.split(" ")
+        if len(words) < 3:
+            return 1
+        return len(words[0]) + len(words[1]) + 2
+
+
+_ANTHEM = "\n".join(
+    [
+        "O say can you see, by the dawn\u2019s early light,",
+        "What so proudly we hail\u2019d at the twilight\u2019s last gleaming,",
+        "Whose broad stripes and bright stars through the perilous fight",
+        "O\u2019er the ramparts we watch\u2019d were so gallantly streaming?",
+        "And the rocket\u2019s red glare, the bombs bursting in air,",
+        "Gave proof through the night that our flag was still there,",
+        "O say does that star-spangled banner yet wave",
+        "O\u2019er the land of the free and the home of the brave?",
+    ]
+)
+
+_PETS = "\n".join(
+    ["i like dog", "i love coffee", "i hate milk", "you like cat", "you love milk", "you hate coffee"]
+)
+
+_TSINGTAO = (
+    "나는 한국 사람이고, 중국 칭다오에 아주 오래 살다가 지금은 서울에 살고 있어. ... "
+    "어쨎든, 미국으로 유학을 다녀왔지만 영어는 잘 못해, 하지만 중국어는 잘해!"
+)
+
+_ALL = [
+    Corpus(
+        "goethe",
+        "Knowing is not enough; we must apply. Willing is not enough; we must do",
+        "seed 000 (Seminar 7: RNN and LSTM), the CharRNN example",
+    ),
+    Corpus("anthem", _ANTHEM, "seed 000 (Seminar 7: RNN and LSTM), the CharLSTM example"),
+    Corpus(
+        "seoul",
+        " seoul is the capital of south korea",
+        "seed 001 (character prediction with an RNN), with its leading space",
+    ),
+    Corpus("hihello", "hihello", "seed 002 (RNN basics), the hihello example"),
+    Corpus("pets", _PETS, "seed 003 (LSTM), the TextLSTM sentences", lines=True),
+    Corpus(
+        "avengers",
+        "We are going to watch Avengers End Game",
+        "seed 004 (RNN and LSTM), the sentence the model learns to output",
+    ),
+    Corpus(
+        "boat",
+        "The boat is on the water. A sailor is driving that.",
+        "seed 002 (RNN basics), its long-term-dependency example",
+    ),
+    Corpus("tsingtao", _TSINGTAO, "seed 004 (RNN and LSTM), its Korean long-term-dependency example"),
+]
+
+CORPORA: dict[str, Corpus] = {corpus.name: corpus for corpus in _ALL}
+
+
+def corpus_from_text(name: str, text: str, source: str = "user text") -> Corpus:
+    """A user's own text as a corpus, with a clear message for unusable input."""
+    if not name or not name.replace("_", "").replace(".", "").isalnum():
+        raise ValueError(f"corpus name {name!r} must be letters, digits, '_' or '.'")
+    if len(text) < 2:
+        raise ValueError("a corpus needs at least 2 characters: one to read and one to predict")
+    return Corpus(name, text, source)

@@ -1,0 +1,95 @@
+"""The model: characters in, next-character logits out, one contract for every cell.
+
+No I/O and no prints here: checkpoints, training and sampling live in their own modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .vocab import Vocab
+
+# The registry of cell types. Each takes (input, state) and returns (outputs, state),
+# so nothing above this module ever branches on the cell type.
+CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+# A recurrent state is a tuple of (layers, batch, hidden) tensors: (h,) or, for the LSTM, (h, c).
+State = tuple[torch.Tensor, ...]
+
+MAX_HIDDEN_SIZE = 4096
+MAX_LAYERS = 8
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cell: str = "lstm"  # "rnn" (tanh), "lstm" or "gru"
+    hidden_size: int = 128  # units in each recurrent layer
+    layers: int = 1  # recurrent layers stacked on each other
+    embedding_dim: int = 0  # 0 = one-hot input, as in the seeds; > 0 = a learned embedding
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"unknown cell type {self.cell!r}; choose one of: {', '.join(CELLS)}")
+        for name, low, high in (
+            ("hidden_size", 1, MAX_HIDDEN_SIZE),
+            ("layers", 1, MAX_LAYERS),
+            ("embedding_dim", 0, MAX_HIDDEN_SIZE),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CharModel(nn.Module):
+    """Input layer (one-hot or embedding) -> stacked recurrent cells -> linear head."""
+
+    def __init__(self, config: ModelConfig, vocab: Vocab):
+        super().__init__()
+        self.config = config
+        self.vocab = vocab
+        self.info: dict = {}  # what a checkpoint says about this model (corpus, metrics, history)
+        vocab_size = len(vocab)
+        if config.embedding_dim:
+            self.embed: nn.Embedding | None = nn.Embedding(vocab_size, config.embedding_dim)
+            input_size = config.embedding_dim
+        else:
+            self.embed = None
+            input_size = vocab_size
+        self.rnn = CELLS[config.cell](input_size, config.hidden_size, num_layers=config.layers, batch_first=True)
+        self.head = nn.Linear(config.hidden_size, vocab_size)
+
+    @property
+    def is_lstm(self) -> bool:
+        return self.config.cell == "lstm"
+
+    def init_state(self, batch: int = 1) -> State:
+        """A fresh state: all zeros, one (layers, batch, hidden) tensor per state part."""
+        zeros = torch.zeros(self.config.layers, batch, self.config.hidden_size, device=self.head.weight.device)
+        return (zeros, zeros.clone()) if self.is_lstm else (zeros,)
+
+    def inputs(self, ids: torch.Tensor) -> torch.Tensor:
+        """(batch, time) ids -> (batch, time, input_size) vectors the cells read."""
+        if self.embed is not None:
+            return self.embed(ids)
+        return F.one_hot(ids, len(self.vocab)).to(self.head.weight.dtype)
+
+    def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """(batch, time) ids and an optional state -> (batch, time, vocab) logits and the new state."""
+        if ids.dim() != 2:
+            raise ValueError(f"ids must have shape (batch, time), got {tuple(ids.shape)}")
+        if state is None:
+            state = self.init_state(ids.shape[0])
+        torch_state = state if self.is_lstm else state[0]
+        outputs, new_state = self.rnn(self.inputs(ids), torch_state)  # (batch, time, hidden)
+        logits = self.head(outputs)  # (batch, time, vocab)
+        return logits, (tuple(new_state) if self.is_lstm else (new_state,))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
