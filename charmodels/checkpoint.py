@@ -31,6 +31,7 @@ SUFFIX = ".safetensors"
 HF_PREFIX = "hf://"
 MAX_BYTES = 2 * 1024**3  # a checkpoint of this project is kilobytes to megabytes
 # Every pickle of protocol 2+ starts with 0x80; torch.save's default format is a zip archive.
+# Used only to explain a file safetensors refused.
 PICKLE_SIGNATURES = {b"\x80": "a Python pickle", b"PK\x03\x04": "a torch.save zip archive (pickles inside)"}
 REQUIRED = ("format", "format_version", "model_config", "vocab", "tensor_sha256")
 
@@ -159,12 +160,13 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if size > MAX_BYTES:
         raise CheckpointError(path, f"the file is {size:,} bytes, far more than any charmodels checkpoint")
     data = path.read_bytes()  # read into memory, never memory-mapped: the file may be replaced later
-    for signature, kind in PICKLE_SIGNATURES.items():
-        if data.startswith(signature):
-            raise CheckpointError(path, f"this is {kind}, not safetensors; charmodels never loads pickles")
     try:
         tensors = load_tensors(data)
     except (safetensors.SafetensorError, ValueError) as error:
+        # only now ask whether it is a pickle: a safetensors header length may start with 0x80 too
+        for signature, kind in PICKLE_SIGNATURES.items():
+            if data.startswith(signature):
+                raise CheckpointError(path, f"this is {kind}, not safetensors; charmodels never loads pickles") from error
         raise CheckpointError(path, f"not a readable safetensors file (truncated or damaged?): {error}") from error
     header_len = int.from_bytes(data[:8], "little")
     raw = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
