@@ -1,34 +1,48 @@
-"""charmodels: character-level RNN, LSTM and GRU language models you can look inside."""
+"""charmodels: character-level RNN, LSTM and GRU language models you can look inside.
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .corpora import CORPORA, Corpus, corpus_from_text
-from .metrics import Metrics, evaluate
-from .model import CELLS, CharModel, ModelConfig
-from .sampling import Step, generate, next_char_probs
-from .training import History, Progress, TrainConfig, train
-from .vocab import UnknownCharacterError, Vocab
+Names are imported on first use (PEP 562), so `from charmodels.corpora import CORPORA`
+or the app's first page does not wait for torch to load.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CELLS",
-    "CORPORA",
-    "CharModel",
-    "CheckpointError",
-    "Corpus",
-    "History",
-    "Metrics",
-    "ModelConfig",
-    "Progress",
-    "Step",
-    "TrainConfig",
-    "UnknownCharacterError",
-    "Vocab",
-    "corpus_from_text",
-    "evaluate",
-    "generate",
-    "load_checkpoint",
-    "next_char_probs",
-    "save_checkpoint",
-    "train",
-]
+_EXPORTS = {
+    "CheckpointError": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "CORPORA": "corpora",
+    "Corpus": "corpora",
+    "corpus_from_text": "corpora",
+    "Metrics": "metrics",
+    "evaluate": "metrics",
+    "CELLS": "model",
+    "CharModel": "model",
+    "ModelConfig": "model",
+    "Step": "sampling",
+    "generate": "sampling",
+    "next_char_probs": "sampling",
+    "History": "training",
+    "Progress": "training",
+    "TrainConfig": "training",
+    "train": "training",
+    "UnknownCharacterError": "vocab",
+    "Vocab": "vocab",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'charmodels' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -135,12 +136,34 @@ def _download(url: str) -> Path:
     parts = url[len(HF_PREFIX) :].split("/")
     if len(parts) < 3 or not all(parts):
         raise CheckpointError(url, "a Hub checkpoint is named hf://owner/repo/file.safetensors")
-    from huggingface_hub import hf_hub_download  # imported here: only Hub users pay for it
+    from huggingface_hub import constants, hf_hub_download  # imported here: only Hub users pay for it
 
+    repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
     try:
-        return Path(hf_hub_download("/".join(parts[:2]), "/".join(parts[2:]), etag_timeout=5))
-    except Exception as error:  # offline, missing repo or file, network: all one message
+        return Path(hf_hub_download(repo, filename, local_files_only=True))  # a cached copy needs no network
+    except Exception:
+        pass
+    if constants.HF_HUB_OFFLINE:
+        raise CheckpointError(url, "offline mode (HF_HUB_OFFLINE=1) and not in the local Hugging Face cache")
+    # huggingface_hub retries an unreachable Hub for about 25 s; a quick probe answers at once
+    if not _reachable(constants.ENDPOINT):
+        raise CheckpointError(url, f"the Hugging Face Hub ({constants.ENDPOINT}) cannot be reached: no network?")
+    try:
+        return Path(hf_hub_download(repo, filename, etag_timeout=10))
+    except Exception as error:  # missing repo or file, network: all one message
         raise CheckpointError(url, f"could not fetch it from the Hugging Face Hub ({type(error).__name__}: {error})") from error
+
+
+def _reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    from urllib.parse import urlparse
+
+    address = urlparse(endpoint)
+    port = address.port or (443 if address.scheme == "https" else 80)
+    try:
+        with socket.create_connection((address.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def read_metadata(path_or_name: str | os.PathLike) -> dict[str, Any]:

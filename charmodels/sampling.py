@@ -93,9 +93,13 @@ def reshape(probs: np.ndarray, temperature: float, top_k: int | None, top_p: flo
         out = np.zeros_like(probs)
         out[int(np.argmax(probs))] = 1.0
         return out
-    # p ** (1/T), renormalised, is softmax(logits / T); done in log space so tiny T cannot overflow
-    logp = np.log(np.maximum(probs, 1e-300)) / temperature
-    out = np.exp(logp - logp.max())
+    # p ** (1/T), renormalised, is softmax(logits / T); done in log space so tiny T cannot overflow:
+    # the maximum is subtracted before dividing, so the top character stays at exp(0) = 1 and a
+    # tiny T (1e-310) sends the others to exp(-inf) = 0 instead of -inf - -inf = NaN
+    logp = np.log(np.maximum(probs, 1e-300))
+    with np.errstate(over="ignore", divide="ignore"):
+        logp = (logp - logp.max()) / temperature
+    out = np.exp(logp)
     out /= out.sum()
     order = np.argsort(-out, kind="stable")  # most likely first
     keep = np.zeros(out.shape, dtype=bool)

@@ -1,0 +1,190 @@
+"""The app's model service: checkpoints by name, each loaded once per process and
+shared read-only by every session; requests checked and bounded for a public page.
+
+Nothing here keeps per-user state: every call gets its own recurrent state and its own
+random generator, so concurrent users cannot see each other's results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .checkpoint import HF_PREFIX, load_checkpoint, shipped_names
+from .corpora import CORPORA
+from .model import CELLS, CharModel
+from .recipe import corpus_of
+from .sampling import Step, generate, next_char_probs
+from .views import quoted, say
+
+TOP = 10  # characters shown as bars
+MAX_LENGTH = 2000  # characters one request may generate
+MAX_TEMPERATURE = 2.0
+MAX_PROMPT_READ = 20_000  # a longer prompt is read from its last this-many characters
+UPLOAD_PREFIX = "upload-"
+MAX_UPLOADS = 32  # uploaded models kept in memory, oldest dropped first
+
+# A prompt per corpus that keeps the page alive on load: each stops where the next
+# character is the lesson (apply vs do, the third word of pets, ...).
+DEFAULT_PROMPTS = {
+    "goethe": "Knowing is not enough; we must ",
+    "anthem": "O say can you see, by the ",
+    "seoul": " seoul is the capital of ",
+    "hihello": "hihell",
+    "pets": "you love ",
+    "avengers": "We are going to ",
+    "boat": "The boat is on the ",
+    "tsingtao": "나는 한국 사람이고, 중국 ",
+}
+# The one-click lesson: the last "we must " needs 28 characters of context to say "do".
+LONG_CONTEXT_EXAMPLE = ("goethe", "Knowing is not enough; we must apply. Willing is not enough; we must ")
+
+_models: OrderedDict[str, CharModel] = OrderedDict()
+_lock = threading.Lock()
+
+
+def get_model(checkpoint: str) -> CharModel:
+    """A shipped name (`goethe-lstm`), an upload key, or `hf://owner/repo/file.safetensors`."""
+    key = (checkpoint or "").strip()
+    with _lock:
+        if key in _models:
+            return _models[key]
+        if key.startswith(HF_PREFIX) or key in shipped_names():
+            _models[key] = load_checkpoint(key)  # a CheckpointError explains any failure
+            return _models[key]
+    if key.startswith(UPLOAD_PREFIX):
+        raise ValueError(f"the uploaded model {key!r} is no longer in memory: upload the file again")
+    raise ValueError(f"unknown checkpoint {key!r}: use <corpus>-<cell>, one of {', '.join(shipped_names())}")
+
+
+def register_upload(path: str | Path) -> str:
+    """Validate an uploaded checkpoint file and keep its model; returns the key to use it by."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    key = f"{UPLOAD_PREFIX}{digest[:16]}"
+    model = load_checkpoint(Path(path))  # raises CheckpointError naming the problem
+    with _lock:
+        _models[key] = model
+        uploads = [k for k in _models if k.startswith(UPLOAD_PREFIX)]
+        for old in uploads[: max(0, len(uploads) - MAX_UPLOADS)]:
+            del _models[old]
+    return key
+
+
+def start_char(model: CharModel) -> str:
+    """Where an empty prompt starts: the corpus's first character, as training did."""
+    corpus = corpus_of(model)
+    if corpus is None:
+        corpus = CORPORA.get(model.info.get("corpus", {}).get("name", ""))
+    return corpus.text[0] if corpus is not None else model.vocab.chars[0]
+
+
+def prepare_prompt(model: CharModel, prompt: str | None, lang: str = "en") -> tuple[str, list[str]]:
+    """The prompt the model can read, and notes saying what was changed and why."""
+    text = prompt or ""
+    notes = []
+    unknown = model.vocab.unknown(text)
+    if unknown:
+        text = "".join(c for c in text if c in model.vocab)
+        notes.append(say(lang, "unknown", chars=", ".join(quoted(c) for c in unknown[:20])))
+    if not text:
+        text = start_char(model)
+        notes.append(say(lang, "nothing_left" if unknown else "empty", char=quoted(text)))
+    if len(text) > MAX_PROMPT_READ:
+        text = text[-MAX_PROMPT_READ:]
+        notes.append(say(lang, "trimmed", n=MAX_PROMPT_READ))
+    return text, notes
+
+
+def next_chars(checkpoint: str, prompt: str | None, lang: str = "en") -> tuple[list[tuple[str, float]], list[str]]:
+    """The top next characters after the prompt, and notes on how the prompt was read."""
+    model = get_model(checkpoint)
+    text, notes = prepare_prompt(model, prompt, lang)
+    return next_char_probs(model, text)[:TOP], notes
+
+
+@dataclass(frozen=True)
+class Request:
+    length: int
+    temperature: float
+    top_k: int | None
+    top_p: float | None
+    seed: int | None
+
+
+def check_request(length, temperature, top_k, top_p, seed) -> Request:
+    """Bounds for a public page: clear ValueErrors, and 0 / 1 / -1 meaning "off"."""
+
+    def number(name: str, value, kind=float):
+        if value is None or isinstance(value, bool):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        try:
+            result = kind(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+        if kind is float and result != result:
+            raise ValueError(f"{name} must be a number, got NaN")
+        if kind is int and result != value:
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        return result
+
+    length = number("length", length, int)
+    if not 1 <= length <= MAX_LENGTH:
+        raise ValueError(f"length must be a whole number from 1 to {MAX_LENGTH}, got {length!r}")
+    temperature = number("temperature", temperature)
+    if not 0 <= temperature <= MAX_TEMPERATURE:
+        raise ValueError(f"temperature must be from 0 (greedy) to {MAX_TEMPERATURE:g}, got {temperature:g}")
+    k = None if top_k in (None, 0) else number("top_k", top_k, int)
+    if k is not None and k < 1:
+        raise ValueError(f"top_k must be 0 (off) or at least 1, got {top_k!r}")
+    p = None if top_p is None else number("top_p", top_p)
+    if p is not None and not 0 < p <= 1:
+        raise ValueError(f"top_p must be above 0 and at most 1 (1 = off), got {top_p!r}")
+    s = None if seed in (None, -1) else number("seed", seed, int)
+    if s is not None and not 0 <= s < 2**63:
+        raise ValueError(f"seed must be -1 (random) or a whole number from 0, got {seed!r}")
+    return Request(length, temperature, k, None if p == 1 else p, s)
+
+
+def stream(checkpoint: str, prompt: str | None, request: Request, lang: str = "en") -> tuple[str, list[str], Iterator[Step]]:
+    """The prompt as read, notes, and the steps of its continuation (lazily generated)."""
+    model = get_model(checkpoint)
+    text, notes = prepare_prompt(model, prompt, lang)
+    steps = generate(model, text, request.length, request.temperature, request.top_k, request.top_p, request.seed)
+    return text, notes, steps
+
+
+def step_record(step: Step) -> dict:
+    """One generated step as JSON: what was written, and both distributions' top characters."""
+    return {
+        "char": step.char,
+        "prob": step.prob,
+        "model_prob": float(step.model_dist[step.index]),
+        "top": [[c, p] for c, p in step.top(TOP) if p > 0],
+        "model_top": [[c, p] for c, p in step.top(TOP, model=True)],
+    }
+
+
+def compare(corpus: str, prompt: str | None, length: int, lang: str = "en") -> list[dict]:
+    """The same prompt through the corpus's RNN, LSTM and GRU, greedy."""
+    request = check_request(length, 0.0, None, None, None)
+    results = []
+    for cell in CELLS:
+        checkpoint = f"{corpus}-{cell}"
+        text, notes, steps = stream(checkpoint, prompt, request, lang)
+        pairs, _ = next_chars(checkpoint, text, lang)
+        results.append({"cell": cell, "next": pairs, "text": "".join(s.char for s in steps), "notes": notes})
+    return results
+
+
+def history(checkpoint: str) -> dict:
+    """The recorded training history: loss curve and prediction strings."""
+    return get_model(checkpoint).info.get("history", {})
+
+
+def warm_up(checkpoint: str = "goethe-lstm") -> None:
+    """Load torch and one model so the first visitor does not wait for them."""
+    next_chars(checkpoint, DEFAULT_PROMPTS["goethe"])

@@ -1,0 +1,155 @@
+"""What the app shows, as plain data and HTML: no torch, no Gradio.
+
+Space and newline are invisible as bar labels, so they are drawn as ␣ and ⏎.
+Messages come in English and Korean; the app picks one by the browser's language.
+"""
+
+from __future__ import annotations
+
+import html
+
+VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
+
+
+def visible(char: str) -> str:
+    return VISIBLE.get(char, char)
+
+
+def visible_text(text: str) -> str:
+    return "".join(visible(c) for c in text)
+
+
+def label_value(pairs: list[tuple[str, float]], k: int = 10) -> dict[str, float]:
+    """Top-k (char, prob) pairs as a gr.Label value, with whitespace made visible."""
+    return {visible(char): prob for char, prob in pairs[:k]}
+
+
+MESSAGES = {
+    "en": {
+        "empty": "Empty prompt: starting from the corpus's first character {char}.",
+        "unknown": "Left out, never seen in training: {chars}.",
+        "trimmed": "The prompt is long: the model reads its last {n:,} characters.",
+        "nothing_left": "No character of the prompt is in the model's vocabulary; starting from {char}.",
+        "card_title": "Model card",
+        "corpus": "Corpus",
+        "source": "Source",
+        "chars": "characters",
+        "cell": "Cell",
+        "layers": "Layers",
+        "hidden": "Hidden size",
+        "input": "Input",
+        "one_hot": "one-hot ({n} characters)",
+        "embedding": "embedding of {n}",
+        "params": "Parameters",
+        "steps": "Training steps",
+        "seconds": "Training time",
+        "attempts": "attempts",
+        "quality": "Quality (teacher-forced accuracy, free-run reconstruction, bits per character, smallest probability of the right character)",
+        "inspect_none": "Generate something, then pick a step to see the distribution it was drawn from.",
+        "inspect_step": "Step {n}: wrote {char} with probability {p:.1%}.",
+        "inspect_reshaped": "Temperature {t:g}, top-k {k}, top-p {p:g} reshaped the model's distribution (left) into the one sampled from (right).",
+        "inspect_greedy": "Greedy decoding: the most likely character is always taken.",
+        "off": "off",
+    },
+    "ko": {
+        "empty": "프롬프트가 비어 있어 말뭉치의 첫 문자 {char}에서 시작합니다.",
+        "unknown": "학습 때 본 적 없는 문자는 건너뜁니다: {chars}.",
+        "trimmed": "프롬프트가 길어 마지막 {n:,}개 문자만 읽습니다.",
+        "nothing_left": "프롬프트의 어떤 문자도 모델의 어휘에 없어 {char}에서 시작합니다.",
+        "card_title": "모델 카드",
+        "corpus": "말뭉치",
+        "source": "출처",
+        "chars": "문자",
+        "cell": "셀",
+        "layers": "층 수",
+        "hidden": "은닉 크기",
+        "input": "입력",
+        "one_hot": "원-핫 ({n}개 문자)",
+        "embedding": "{n}차원 임베딩",
+        "params": "파라미터 수",
+        "steps": "학습 스텝",
+        "seconds": "학습 시간",
+        "attempts": "회 시도",
+        "quality": "품질 (교사 강요 정확도, 자유 생성 복원율, 문자당 비트, 정답 문자의 최소 확률)",
+        "inspect_none": "먼저 생성한 다음, 단계를 골라 그 문자를 뽑은 분포를 보세요.",
+        "inspect_step": "{n}단계: {char}를 확률 {p:.1%}로 썼습니다.",
+        "inspect_reshaped": "온도 {t:g}, top-k {k}, top-p {p:g}가 모델의 분포(왼쪽)를 실제로 뽑은 분포(오른쪽)로 바꿨습니다.",
+        "inspect_greedy": "탐욕적 디코딩: 언제나 가장 확률이 높은 문자를 고릅니다.",
+        "off": "끔",
+    },
+}
+
+
+def language(code: str | None) -> str:
+    """'ko', 'ko-KR' -> 'ko'; anything else -> 'en'."""
+    return "ko" if (code or "").lower().startswith("ko") else "en"
+
+
+def say(lang: str, key: str, **values) -> str:
+    return MESSAGES[language(lang)][key].format(**values)
+
+
+def quoted(char: str) -> str:
+    return f"'{visible(char)}'"
+
+
+def shaded_html(prompt: str, chars: list[str], probs: list[float], selected: int | None = None) -> str:
+    """The prompt in grey, then each generated character shaded by the probability it had.
+
+    Strong colour = the model was sure; pale = a coin toss. Hovering shows the number.
+    """
+    parts = ['<div class="cm-shaded">', f'<span class="cm-prompt">{_escape_block(prompt)}</span>']
+    for n, (char, prob) in enumerate(zip(chars, probs), start=1):
+        classes = "cm-char cm-selected" if n == selected else "cm-char"
+        alpha = 0.12 + 0.78 * prob
+        title = f"{n}: {visible(char)} {prob:.1%}"
+        shown = "⏎<br>" if char == "\n" else html.escape(visible(char) if char in "\t\r" else char)
+        parts.append(
+            f'<span class="{classes}" data-step="{n}" title="{html.escape(title)}" '
+            f'style="background: rgba(37, 99, 235, {alpha:.2f})">{shown}</span>'
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _escape_block(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
+def card_markdown(info: dict, lang: str = "en") -> str:
+    """A model card from a checkpoint's metadata."""
+    t = MESSAGES[language(lang)]
+    config = info.get("model_config", {})
+    corpus = info.get("corpus", {})
+    history = info.get("history", {})
+    metrics = info.get("metrics", {})
+    vocab = info.get("vocab", [])
+    embedding = config.get("embedding_dim", 0)
+    input_kind = t["embedding"].format(n=embedding) if embedding else t["one_hot"].format(n=len(vocab))
+    rows = [
+        (t["corpus"], f"**{corpus.get('name', '?')}** ({corpus.get('chars', '?')} {t['chars']})"),
+        (t["source"], corpus.get("source", "")),
+        (t["cell"], str(config.get("cell", "?")).upper()),
+        (t["layers"], config.get("layers", "?")),
+        (t["hidden"], config.get("hidden_size", "?")),
+        (t["input"], input_kind),
+        (t["params"], f"{info.get('parameters', 0):,}"),
+        (t["steps"], f"{history.get('steps', '?')} ({history.get('attempts', '?')} {t['attempts']})"),
+        (t["seconds"], f"{history.get('seconds', 0):.1f} s"),
+    ]
+    lines = [f"| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+    if metrics:
+        lines += [
+            "",
+            t["quality"] + ":",
+            "",
+            "| tf_acc | recon | bpc | min_p |",
+            "|---|---|---|---|",
+            f"| {metrics['tf_acc']:.1%} | {metrics['recon']:.1%} | {metrics['bpc']:.4f} | {metrics['min_p']:.3f} |",
+        ]
+    return "\n".join(lines)
+
+
+def corpus_markdown(name: str, text: str, source: str) -> str:
+    """The corpus as a reader sees it: the text in a code block, then where it comes from."""
+    return f"```text\n{text}\n```\n*{source}* · {len(text)} chars · {len(set(text))} distinct"
