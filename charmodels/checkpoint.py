@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
+from .errors import CheckpointError
 from .model import CharModel, ModelConfig
 from .vocab import Vocab
 
@@ -35,14 +36,6 @@ MAX_BYTES = 2 * 1024**3  # a checkpoint of this project is kilobytes to megabyte
 # Used only to explain a file safetensors refused.
 PICKLE_SIGNATURES = {b"\x80": "a Python pickle", b"PK\x03\x04": "a torch.save zip archive (pickles inside)"}
 REQUIRED = ("format", "format_version", "model_config", "vocab", "tensor_sha256")
-
-
-class CheckpointError(Exception):
-    """A checkpoint could not be read; the message names the file and the problem."""
-
-    def __init__(self, source: str | os.PathLike, problem: str):
-        self.source, self.problem = str(source), problem
-        super().__init__(f"{source}: {problem}")
 
 
 def checkpoints_dir() -> Path:

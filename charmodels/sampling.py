@@ -26,7 +26,7 @@ class Step:
 
     char: str  # the character written
     index: int  # its id in the vocabulary
-    prob: float  # the probability it had in `dist`
+    prob: float  # the probability the model gave it (from `model_dist`: with greedy decoding `dist` is all on it)
     dist: np.ndarray  # (vocab,) the distribution it was drawn from (after temperature/top-k/top-p)
     model_dist: np.ndarray  # (vocab,) the model's own softmax, before any reshaping
     chars: tuple[str, ...]  # the vocabulary, so a distribution can be read as characters
@@ -147,4 +147,4 @@ def _steps(model, ids, length, temperature, top_k, top_p, rng) -> Iterator[Step]
             index = int(np.argmax(dist))
         else:
             index = int(rng.choice(len(dist), p=dist))
-        yield Step(chars[index], index, float(dist[index]), dist, probs, chars)
+        yield Step(chars[index], index, float(probs[index]), dist, probs, chars)

@@ -161,8 +161,8 @@ def step_record(step: Step) -> dict:
     """One generated step as JSON: what was written, and both distributions' top characters."""
     return {
         "char": step.char,
-        "prob": step.prob,
-        "model_prob": float(step.model_dist[step.index]),
+        "prob": step.prob,  # the model's probability of it
+        "drawn_prob": float(step.dist[step.index]),  # its probability in the distribution sampled from
         "top": [[c, p] for c, p in step.top(TOP) if p > 0],
         "model_top": [[c, p] for c, p in step.top(TOP, model=True)],
     }

@@ -101,12 +101,13 @@ def shaded_html(prompt: str, chars: list[str], probs: list[float], selected: int
     parts = ['<div class="cm-shaded">', f'<span class="cm-prompt">{_escape_block(prompt)}</span>']
     for n, (char, prob) in enumerate(zip(chars, probs), start=1):
         classes = "cm-char cm-selected" if n == selected else "cm-char"
-        alpha = 0.12 + 0.78 * prob
+        alpha = 0.08 + 0.84 * prob
+        ink = "#fff" if alpha > 0.5 else "#111"  # legible on pale and on strong shading
         title = f"{n}: {visible(char)} {prob:.1%}"
         shown = "⏎<br>" if char == "\n" else html.escape(visible(char) if char in "\t\r" else char)
         parts.append(
             f'<span class="{classes}" data-step="{n}" title="{html.escape(title)}" '
-            f'style="background: rgba(37, 99, 235, {alpha:.2f})">{shown}</span>'
+            f'style="background: rgba(37, 99, 235, {alpha:.2f}); color: {ink}">{shown}</span>'
         )
     parts.append("</div>")
     return "".join(parts)
@@ -137,7 +138,8 @@ def card_markdown(info: dict, lang: str = "en") -> str:
         (t["steps"], f"{history.get('steps', '?')} ({history.get('attempts', '?')} {t['attempts']})"),
         (t["seconds"], f"{history.get('seconds', 0):.1f} s"),
     ]
-    lines = [f"| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+    name = f"{corpus.get('name', '?')}-{config.get('cell', '?')}"
+    lines = [f"| {t['card_title']} | `{name}` |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     if metrics:
         lines += [
             "",

@@ -1,0 +1,449 @@
+"""charmodels: watch a character-level RNN, LSTM or GRU read and write.
+
+    python demo/app.py          # opens the page in your browser
+
+Layout and event wiring only: what the models do lives in charmodels.serving and
+charmodels.views. torch loads in the background after the page is served.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, also on a Space
+
+import gradio as gr
+import pandas as pd
+
+from charmodels.corpora import CORPORA
+from charmodels.errors import CheckpointError
+from charmodels.views import corpus_markdown, label_value, language, say, shaded_html, visible_text
+
+CELL_CHOICES = [("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru")]
+FIRST_CORPUS = "goethe"
+FIRST_CELL = "lstm"
+
+
+def backend():
+    """charmodels.serving, which imports torch: loaded on first use, never before the page is up."""
+    from charmodels import serving
+
+    return serving
+
+
+def friendly(fn):
+    """Turn a bad request into a message in the page (gr.Error) instead of a crash."""
+    def explain(error: Exception) -> gr.Error:
+        return gr.Error(str(error), print_exception=False)
+
+    if inspect.isgeneratorfunction(fn):  # a generator: stream it
+
+        @functools.wraps(fn)
+        def streaming(*args):
+            try:
+                yield from fn(*args)
+            except (ValueError, CheckpointError, OSError) as error:
+                raise explain(error) from error
+
+        return streaming
+
+    @functools.wraps(fn)
+    def plain(*args):
+        try:
+            return fn(*args)
+        except (ValueError, CheckpointError, OSError) as error:
+            raise explain(error) from error
+
+    return plain
+
+
+i18n = gr.I18n(
+    en={
+        "title": "# charmodels: how a recurrent network writes, one character at a time",
+        "intro": "Pick a text and a cell. Type a prompt: the bars show what the model thinks comes next. "
+        "**Generate** lets it write on; each character is shaded by how sure it was.",
+        "corpus": "Text the model learned",
+        "cell": "Cell type",
+        "upload": "…or upload a .safetensors checkpoint",
+        "tab_predict": "Predict & generate",
+        "tab_compare": "RNN vs LSTM vs GRU",
+        "tab_card": "Model card & training",
+        "prompt": "Prompt (empty = start of the text)",
+        "next": "Next character",
+        "length": "Characters to write",
+        "temperature": "Temperature (0 = greedy)",
+        "top_k": "Top-k (0 = off)",
+        "top_p": "Top-p (1 = off)",
+        "seed": "Seed (-1 = random)",
+        "generate": "Generate",
+        "stop": "Stop",
+        "continuation": "Continuation",
+        "shaded": "Each character shaded by the probability it had",
+        "step": "Inspect step",
+        "model_dist": "Model's distribution",
+        "drawn_dist": "Distribution sampled from",
+        "compare_intro": "One prompt, three cells trained on the same text, greedy decoding. "
+        "Try the Goethe example: after the second *we must* only a model that remembers "
+        "*Willing*, 28 characters back, can say *do*.",
+        "example": "Example: Goethe, “…Willing is not enough; we must ”",
+        "compare": "Compare",
+        "card": "Model card",
+        "loss": "Training loss",
+        "snapshot": "Training step (recorded predictions)",
+        "prediction": "What the model predicted at that step (teacher forcing)",
+        "projector": "Projector mode",
+    },
+    ko={
+        "title": "# charmodels: 순환 신경망이 한 글자씩 글을 쓰는 방법",
+        "intro": "텍스트와 셀을 고르고 프롬프트를 입력하세요. 막대는 모델이 예측한 다음 문자입니다. "
+        "**생성**을 누르면 모델이 이어 쓰고, 각 문자는 모델이 얼마나 확신했는지에 따라 색이 칠해집니다.",
+        "corpus": "모델이 학습한 텍스트",
+        "cell": "셀 종류",
+        "upload": "…또는 .safetensors 체크포인트 올리기",
+        "tab_predict": "예측과 생성",
+        "tab_compare": "RNN vs LSTM vs GRU",
+        "tab_card": "모델 카드와 학습 과정",
+        "prompt": "프롬프트 (비우면 텍스트의 처음부터)",
+        "next": "다음 문자",
+        "length": "생성할 문자 수",
+        "temperature": "온도 (0 = 탐욕적)",
+        "top_k": "Top-k (0 = 끔)",
+        "top_p": "Top-p (1 = 끔)",
+        "seed": "시드 (-1 = 무작위)",
+        "generate": "생성",
+        "stop": "정지",
+        "continuation": "이어 쓴 글",
+        "shaded": "각 문자는 그 문자가 가졌던 확률만큼 진하게",
+        "step": "살펴볼 단계",
+        "model_dist": "모델의 분포",
+        "drawn_dist": "실제로 뽑은 분포",
+        "compare_intro": "같은 프롬프트, 같은 텍스트로 학습한 세 셀, 탐욕적 디코딩. "
+        "괴테 예제를 눌러 보세요: 두 번째 *we must* 뒤에서 *do*를 말하려면 28글자 앞의 *Willing*을 기억해야 합니다.",
+        "example": "예제: 괴테, “…Willing is not enough; we must ”",
+        "compare": "비교",
+        "card": "모델 카드",
+        "loss": "학습 손실",
+        "snapshot": "학습 단계 (기록된 예측)",
+        "prediction": "그 단계에서 모델이 예측한 문자열 (교사 강요)",
+        "projector": "프로젝터 모드",
+    },
+)
+
+CSS = """
+#cm-about pre, #cm-about code { white-space: pre-wrap !important; word-break: break-word; }
+.cm-shaded { font-family: var(--font-mono); font-size: 1.1em; line-height: 1.9; white-space: normal; word-break: break-all; }
+.cm-prompt { color: var(--body-text-color-subdued); }
+.cm-char { border-radius: 3px; padding: 1px 1px; }
+.cm-selected { outline: 3px solid #f59e0b; outline-offset: 1px; }
+#cm-continuation textarea { font-family: var(--font-mono); }
+body.projector .gradio-container { --body-text-size: 26px; --text-md: 26px; --text-lg: 30px; --text-xl: 38px;
+  --input-text-size: 28px; --block-label-text-size: 22px; --block-title-text-size: 24px; --button-large-text-size: 26px;
+  --body-text-color: #000; --block-label-text-color: #000; --body-background-fill: #fff; max-width: 100% !important; }
+body.projector #cm-about pre, #cm-about code { white-space: pre-wrap !important; word-break: break-word; }
+.cm-shaded { font-size: 34px; }
+body.projector .cm-prompt { color: #444; }
+"""
+
+# Projector mode by URL (?projector) and by button; Korean/English follows the browser.
+HEAD_JS = """
+() => {
+  if (new URLSearchParams(window.location.search).has('projector')) document.body.classList.add('projector');
+}
+"""
+TOGGLE_PROJECTOR = "() => { document.body.classList.toggle('projector'); }"
+BROWSER_LANGUAGE = "(lang) => [navigator.language || 'en']"
+
+THEME = gr.themes.Default(
+    primary_hue="blue",
+    font=["Noto Sans CJK KR", "Noto Sans KR", "Apple SD Gothic Neo", "Malgun Gothic", "Helvetica", "Arial", "sans-serif"],
+    font_mono=["Noto Sans Mono CJK KR", "DejaVu Sans Mono", "Menlo", "Consolas", "monospace"],
+)
+
+
+# ---- event handlers: each asks charmodels.serving and hands the answer to components ----
+
+
+@friendly
+def select_model(corpus: str, cell: str, lang: str, prompt: str | None = None):
+    serving = backend()
+    checkpoint = f"{corpus}-{cell}"
+    model = serving.get_model(checkpoint)
+    text = serving.DEFAULT_PROMPTS.get(corpus, "") if prompt is None else prompt
+    return (checkpoint, text, *model_views(checkpoint, model, lang), *next_views(checkpoint, text, lang))
+
+
+@friendly
+def select_corpus(corpus: str, cell: str, lang: str):
+    info = CORPORA[corpus]
+    return (corpus_markdown(info.name, info.text, info.source), *select_model(corpus, cell, lang))
+
+
+@friendly
+def upload_model(path: str | None, lang: str):
+    if not path:
+        raise ValueError("no file was uploaded")
+    serving = backend()
+    checkpoint = serving.register_upload(path)
+    model = serving.get_model(checkpoint)
+    corpus = model.info.get("corpus", {})
+    about = corpus_markdown(corpus.get("name", "?"), corpus.get("text", "(text not stored)"), corpus.get("source", ""))
+    text = ""
+    return (about, checkpoint, text, *model_views(checkpoint, model, lang), *next_views(checkpoint, text, lang))
+
+
+def model_views(checkpoint: str, model, lang: str):
+    """Model card, loss curve, and the snapshot slider with its first prediction."""
+    from charmodels.views import card_markdown
+
+    history = model.info.get("history", {})
+    loss = pd.DataFrame(history.get("loss", []), columns=["step", "loss"])
+    snapshots = history.get("snapshots", [])
+    last = len(snapshots)
+    slider = gr.Slider(minimum=1, maximum=max(last, 2), value=max(last, 1), step=1, interactive=last > 1)  # a slider needs min < max
+    return card_markdown(model.info, lang), loss, slider, snapshot_text(checkpoint, last)
+
+
+def snapshot_text(checkpoint: str, index: int | float | None) -> str:
+    snapshots = backend().history(checkpoint).get("snapshots", [])
+    if not snapshots:
+        return ""
+    step, prediction = snapshots[min(max(int(index or 1), 1), len(snapshots)) - 1]
+    return f"------ {step} ------\n{prediction}"
+
+
+def next_views(checkpoint: str, prompt: str | None, lang: str):
+    pairs, notes = backend().next_chars(checkpoint, prompt, lang)
+    return label_value(pairs), "\n\n".join(notes)
+
+
+@friendly
+def on_prompt(checkpoint: str, prompt: str | None, lang: str):
+    return next_views(checkpoint, prompt, lang)
+
+
+@friendly
+def on_generate(checkpoint, prompt, length, temperature, top_k, top_p, seed, lang):
+    serving = backend()
+    request = serving.check_request(length, temperature, top_k, top_p, seed)
+    text, notes, steps = serving.stream(checkpoint, prompt, request, lang)
+    chars: list[str] = []
+    probs: list[float] = []
+    records: list[dict] = []
+    note = "\n\n".join(notes)
+    for n, step in enumerate(steps, start=1):
+        chars.append(step.char)
+        probs.append(step.prob)
+        records.append(serving.step_record(step))
+        if n % 25 == 0:  # the shaded view is heavier: refresh it every 25 characters
+            yield "".join(chars), shaded_html(text, chars, probs), gr.skip(), gr.skip(), note
+        else:
+            yield "".join(chars), gr.skip(), gr.skip(), gr.skip(), note
+    run = {"prompt": text, "records": records, "request": request.__dict__}
+    last = max(len(records), 1)
+    yield (
+        "".join(chars),
+        shaded_html(text, chars, probs, selected=last),
+        run,
+        gr.Slider(minimum=1, maximum=max(last, 2), value=last, step=1, interactive=len(records) > 1),
+        note,
+    )
+
+
+def on_inspect(run: dict | None, index, lang: str):
+    if not run or not run.get("records"):
+        return {}, {}, say(lang, "inspect_none"), gr.skip()
+    records = run["records"]
+    n = min(max(int(index or 1), 1), len(records))
+    record = records[n - 1]
+    request = run["request"]
+    lines = [say(lang, "inspect_step", n=n, char=f"'{visible_text(record['char'])}'", p=record["prob"])]
+    if request["temperature"] == 0:
+        lines.append(say(lang, "inspect_greedy"))
+    else:
+        off = say(lang, "off")
+        lines.append(
+            say(lang, "inspect_reshaped", t=request["temperature"], k=request["top_k"] or off, p=request["top_p"] or 1)
+        )
+    chars = [r["char"] for r in records]
+    probs = [r["prob"] for r in records]
+    return (
+        label_value([tuple(pair) for pair in record["model_top"]]),
+        label_value([tuple(pair) for pair in record["top"]]),
+        "\n\n".join(lines),
+        shaded_html(run["prompt"], chars, probs, selected=n),
+    )
+
+
+@friendly
+def on_compare(corpus: str, prompt: str | None, length, lang: str):
+    results = backend().compare(corpus, prompt, length, lang)
+    outputs = []
+    for result in results:
+        outputs += [label_value(result["next"]), result["text"]]
+    return outputs
+
+
+@friendly
+def on_example(length, lang: str):
+    corpus, prompt = backend().LONG_CONTEXT_EXAMPLE
+    return (corpus, prompt, *on_compare(corpus, prompt, length, lang))
+
+
+# ---- the API: two named endpoints, the same service the page uses ----
+
+
+@friendly
+def api_next_chars(checkpoint: str, prompt: str) -> tuple[dict, str]:
+    """The top-10 next characters after `prompt` as {char: probability}, and notes on how the prompt was read."""
+    pairs, notes = backend().next_chars(checkpoint, prompt)
+    return dict(pairs), "\n".join(notes)
+
+
+@friendly
+def api_generate(
+    checkpoint: str,
+    prompt: str,
+    length: int = 200,
+    temperature: float = 0.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int = 0,
+) -> Iterator[tuple[str, dict]]:
+    """Streams (text so far, the step just written: its char, probability and the top of both distributions)."""
+    serving = backend()
+    request = serving.check_request(length, temperature, top_k, top_p, seed)
+    _, _, steps = serving.stream(checkpoint, prompt, request)
+    text = ""
+    for step in steps:
+        text += step.char
+        yield text, serving.step_record(step)
+
+
+# ---- layout ----
+
+with gr.Blocks(title="charmodels") as demo:
+    lang = gr.Textbox(value="en", visible=False)
+    checkpoint = gr.Textbox(value=f"{FIRST_CORPUS}-{FIRST_CELL}", visible=False)
+    run = gr.State(None)  # this session's last generation, for the step inspector
+
+    with gr.Row(equal_height=True):
+        with gr.Column(scale=5):
+            gr.Markdown(i18n("title"))
+            gr.Markdown(i18n("intro"))
+        with gr.Column(scale=1, min_width=180):
+            projector = gr.Button(i18n("projector"), variant="secondary", elem_id="cm-projector")
+
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            corpus = gr.Dropdown(
+                choices=list(CORPORA), value=FIRST_CORPUS, label=i18n("corpus"), elem_id="cm-corpus"
+            )
+            cell = gr.Radio(choices=CELL_CHOICES, value=FIRST_CELL, label=i18n("cell"), elem_id="cm-cell")
+            first = CORPORA[FIRST_CORPUS]
+            about = gr.Markdown(corpus_markdown(first.name, first.text, first.source), elem_id="cm-about")
+            upload = gr.File(label=i18n("upload"), file_types=[".safetensors"], type="filepath")
+        with gr.Column(scale=3):
+            with gr.Tabs():
+                with gr.Tab(i18n("tab_predict"), id="predict"):
+                    with gr.Row():
+                        with gr.Column(scale=3):
+                            prompt = gr.Textbox(label=i18n("prompt"), lines=2, elem_id="cm-prompt")
+                            notes = gr.Markdown(elem_id="cm-notes")
+                        bars = gr.Label(label=i18n("next"), num_top_classes=10, elem_id="cm-bars", scale=2)
+                    with gr.Row():
+                        length = gr.Slider(1, 2000, value=200, step=1, label=i18n("length"))
+                        temperature = gr.Slider(0, 2, value=0, step=0.05, label=i18n("temperature"))
+                    with gr.Row():
+                        top_k = gr.Slider(0, 50, value=0, step=1, label=i18n("top_k"))
+                        top_p = gr.Slider(0.05, 1, value=1, step=0.05, label=i18n("top_p"))
+                        seed = gr.Number(value=0, precision=0, label=i18n("seed"), minimum=-1)
+                    with gr.Row():
+                        generate_button = gr.Button(i18n("generate"), variant="primary", elem_id="cm-generate")
+                        stop_button = gr.Button(i18n("stop"), variant="stop", elem_id="cm-stop")
+                    continuation = gr.Textbox(
+                        label=i18n("continuation"), lines=4, interactive=False, buttons=["copy"], elem_id="cm-continuation"
+                    )
+                    gr.Markdown(i18n("shaded"))
+                    shaded = gr.HTML(elem_id="cm-shaded")
+                    step = gr.Slider(1, 2, value=1, step=1, label=i18n("step"), interactive=False, elem_id="cm-step")
+                    inspect_notes = gr.Markdown()
+                    with gr.Row():
+                        model_dist = gr.Label(label=i18n("model_dist"), num_top_classes=10)
+                        drawn_dist = gr.Label(label=i18n("drawn_dist"), num_top_classes=10)
+                with gr.Tab(i18n("tab_compare"), id="compare"):
+                    gr.Markdown(i18n("compare_intro"))
+                    example = gr.Button(i18n("example"), elem_id="cm-example")
+                    compare_prompt = gr.Textbox(label=i18n("prompt"), lines=2, elem_id="cm-compare-prompt")
+                    compare_length = gr.Slider(1, 300, value=60, step=1, label=i18n("length"))
+                    compare_button = gr.Button(i18n("compare"), variant="primary")
+                    compared = []
+                    with gr.Row():
+                        for name, _ in CELL_CHOICES:
+                            with gr.Column(min_width=200):
+                                gr.Markdown(f"### {name}")
+                                compared.append(gr.Label(num_top_classes=5, show_label=False))
+                                compared.append(gr.Textbox(show_label=False, lines=3, interactive=False))
+                with gr.Tab(i18n("tab_card"), id="card"):
+                    card = gr.Markdown(elem_id="cm-card")
+                    loss_plot = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=260)
+                    snapshot = gr.Slider(1, 2, value=1, step=1, label=i18n("snapshot"))
+                    prediction = gr.Textbox(label=i18n("prediction"), lines=4, interactive=False)
+
+    # ---- wiring ----
+    model_outputs = [checkpoint, prompt, card, loss_plot, snapshot, prediction, bars, notes]
+    private = {"api_visibility": "private"}
+
+    # first the browser's language (for messages the functions write), then the first model
+    demo.load(language, [lang], [lang], js=BROWSER_LANGUAGE, **private).then(
+        select_model, [corpus, cell, lang], model_outputs, **private
+    )
+    corpus.input(select_corpus, [corpus, cell, lang], [about, *model_outputs], **private)
+    cell.input(select_model, [corpus, cell, lang, prompt], model_outputs, **private)
+    upload.upload(upload_model, [upload, lang], [about, *model_outputs], **private)
+    prompt.input(on_prompt, [checkpoint, prompt, lang], [bars, notes], trigger_mode="always_last", **private)
+    generating = generate_button.click(
+        on_generate,
+        [checkpoint, prompt, length, temperature, top_k, top_p, seed, lang],
+        [continuation, shaded, run, step, notes],
+        concurrency_limit=4,
+        concurrency_id="generate",
+        **private,
+    )
+    prompt.submit(
+        on_generate,
+        [checkpoint, prompt, length, temperature, top_k, top_p, seed, lang],
+        [continuation, shaded, run, step, notes],
+        concurrency_id="generate",
+        **private,
+    )
+    stop_button.click(None, cancels=[generating])
+    step.input(on_inspect, [run, step, lang], [model_dist, drawn_dist, inspect_notes, shaded], **private)
+    generating.then(on_inspect, [run, step, lang], [model_dist, drawn_dist, inspect_notes, shaded], **private)
+    compare_button.click(on_compare, [corpus, compare_prompt, compare_length, lang], compared, **private)
+    example.click(on_example, [compare_length, lang], [corpus, compare_prompt, *compared], **private)
+    snapshot.input(snapshot_text, [checkpoint, snapshot], [prediction], **private)
+    projector.click(None, js=TOGGLE_PROJECTOR)
+
+    gr.api(api_next_chars, api_name="next_chars", concurrency_limit=8, concurrency_id="predict")
+    gr.api(api_generate, api_name="generate", concurrency_limit=4, concurrency_id="generate")
+
+LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "js": HEAD_JS, "i18n": i18n}
+
+
+def warm_up_in_background() -> None:
+    """Import torch and load the first model while the visitor reads the page."""
+    threading.Thread(target=lambda: backend().warm_up(f"{FIRST_CORPUS}-{FIRST_CELL}"), daemon=True).start()
+
+
+if __name__ == "__main__":
+    local = not (os.environ.get("SPACE_ID") or os.environ.get("CI"))
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(inbrowser=local, prevent_thread_lock=True, **LAUNCH_OPTIONS)
+    warm_up_in_background()
+    demo.block_thread()
