@@ -84,10 +84,15 @@ class CharModel(nn.Module):
         """(batch, time) ids and an optional state -> (batch, time, vocab) logits and the new state."""
         if ids.dim() != 2:
             raise ValueError(f"ids must have shape (batch, time), got {tuple(ids.shape)}")
+        return self.read(self.inputs(ids), state)
+
+    def read(self, vectors: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """(batch, time, input_size) input vectors -> logits and state; what forward() runs on its
+        one-hot or embedded ids, open to callers that change the inputs (saliency, occlusion)."""
         if state is None:
-            state = self.init_state(ids.shape[0])
+            state = self.init_state(vectors.shape[0])
         torch_state = state if self.is_lstm else state[0]
-        outputs, new_state = self.rnn(self.inputs(ids), torch_state)  # (batch, time, hidden)
+        outputs, new_state = self.rnn(vectors, torch_state)  # (batch, time, hidden)
         logits = self.head(outputs)  # (batch, time, vocab)
         return logits, (tuple(new_state) if self.is_lstm else (new_state,))
 
