@@ -1,0 +1,187 @@
+"""Take the README's screenshots of the real app in a real headless Chromium.
+
+    python demo/screenshots.py               # writes demo/screenshots/*.png
+    python demo/screenshots.py --out /tmp/s  # somewhere else
+
+Launches demo/app.py on a free localhost port (as the tests do) and drives Debian's
+Chromium (/usr/bin/chromium) with Playwright; no internet, no `playwright install`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before gradio imports huggingface_hub
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+WAIT = 30_000  # ms
+TOP = "#cm-bars [data-testid=label-output-value]"
+PROMPT = "#cm-prompt textarea"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch():
+    import app
+
+    app.demo.queue(default_concurrency_limit=4)
+    _, url, _ = app.demo.launch(
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        show_error=True,
+        **app.LAUNCH_OPTIONS,
+    )
+    return app.demo, url
+
+
+def open_page(browser, url: str, locale: str, width: int, height: int):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(WAIT)
+    page.goto(url, wait_until="load")  # "networkidle" never fires on a Gradio page
+    page.locator("#cm-bars").wait_for()
+    expect(page.locator(PROMPT)).not_to_have_value("", timeout=WAIT)
+    expect(page.locator(TOP)).not_to_have_text("", timeout=WAIT)
+    return page
+
+
+def set_number(page, label: str, value) -> None:
+    box = page.get_by_label(label)
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def generate(page, characters: int) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#cm-generate").click()
+    expect(page.locator("#cm-shaded .cm-char")).to_have_count(characters, timeout=WAIT)
+    expect(page.locator("#cm-shaded .cm-selected")).to_have_count(1, timeout=WAIT)  # the inspector has run
+
+
+def scroll_to(page, selector: str, margin: int = 12) -> None:
+    page.evaluate(
+        "([sel, m]) => window.scrollTo(0, document.querySelector(sel).getBoundingClientRect().top + window.scrollY - m)",
+        [selector, margin],
+    )
+    page.wait_for_timeout(300)
+
+
+def shoot(page, path: Path) -> None:
+    page.mouse.move(0, 0)  # no hover highlight
+    page.wait_for_timeout(400)  # let the last bars' transition finish
+    page.screenshot(path=str(path))
+    print(f"{path}  {path.stat().st_size / 1024:.0f} KB")
+
+
+def predict(browser, url: str, out: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url, "en-US", 1280, 800)
+    prompt = page.locator(PROMPT)
+    prompt.fill("")
+    prompt.press_sequentially("Knowing", delay=15)
+    expect(page.locator(TOP)).to_have_text("␣", timeout=WAIT)
+    set_number(page, "number input for Characters to write", 64)  # to the end of the text
+    set_number(page, "number input for Temperature (0 = greedy)", 0.8)
+    set_number(page, "Seed (-1 = random)", 7)
+    generate(page, 64)
+    # the continuation, its shading and the step inspector, under the settings that made it
+    scroll_to(page, "#cm-generate", margin=190)
+    shoot(page, out / "predict.png")
+    page.context.close()
+
+
+def compare(browser, url: str, out: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url, "en-US", 1280, 800)
+    page.get_by_role("tab", name="RNN vs LSTM vs GRU").click()
+    page.locator("#cm-example").click()
+    outputs = page.get_by_role("tabpanel").locator("textarea")
+    for n in (1, 2, 3):
+        expect(outputs.nth(n)).not_to_have_value("", timeout=WAIT)
+    scroll_to(page, "#cm-example", margin=60)  # the example, the prompt and all three answers
+    shoot(page, out / "compare.png")
+    page.context.close()
+
+
+def korean(browser, url: str, out: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url, "ko-KR", 1280, 800)
+    page.locator("#cm-corpus input").click()
+    page.get_by_role("option", name="tsingtao").click()
+    expect(page.locator(PROMPT)).to_have_value("나는 한국 사람이고, 중국 ", timeout=WAIT)
+    set_number(page, "number input for 생성할 문자 수", 60)
+    generate(page, 60)
+    page.evaluate("window.scrollTo(0, 0)")  # the Korean title, labels, corpus and bars
+    shoot(page, out / "korean.png")
+    page.context.close()
+
+
+def projector(browser, url: str, out: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url, "en-US", 1280, 720)
+    page.locator("#cm-projector").click()
+    page.wait_for_function("document.body.classList.contains('projector')")
+    page.locator(PROMPT).fill("Knowing is not enough; we must apply. Willing is not enough; we must ")
+    expect(page.locator(TOP)).to_have_text("d", timeout=WAIT)
+    scroll_to(page, "[role=tablist]")
+    shoot(page, out / "projector.png")
+    page.context.close()
+
+
+def card(browser, url: str, out: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url, "en-US", 1280, 800)
+    page.get_by_role("tab", name="Model card & training").click()
+    expect(page.locator("#cm-card")).to_contain_text("tf_acc", timeout=WAIT)
+    page.locator("#cm-card table").first.wait_for()
+    page.wait_for_timeout(800)  # the loss plot draws itself
+    scroll_to(page, "[role=tablist]")
+    shoot(page, out / "card.png")
+    page.context.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=HERE / "screenshots", help="folder for the PNGs")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from playwright.sync_api import sync_playwright
+
+    demo, url = launch()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                for take in (predict, compare, korean, projector, card):
+                    take(browser, url, args.out)
+            finally:
+                browser.close()
+    finally:
+        demo.close()
+
+
+if __name__ == "__main__":
+    main()

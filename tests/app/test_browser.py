@@ -1,0 +1,287 @@
+"""The page in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
+
+One browser per module; each test gets a fresh context (en-US or ko-KR). Expected
+values come from the same server through gradio_client, never from hard-coded guesses
+where the model decides. Screenshots go to tests/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from charmodels.corpora import CORPORA
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+WAIT = 20_000  # ms: generous, the machine is shared
+GOETHE_LONG = "Knowing is not enough; we must apply. Willing is not enough; we must "
+
+TOP = "#cm-bars [data-testid=label-output-value]"
+PROMPT = "#cm-prompt textarea"
+
+expect.set_options(timeout=WAIT)
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),  # pandas 3 inside Gradio's queue
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser, locale: str, width: int = 1280, height: int = 800) -> Page:
+    context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(WAIT)
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    page = new_page(browser, "en-US")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def page_ko(browser):
+    page = new_page(browser, "ko-KR")
+    yield page
+    page.context.close()
+
+
+def open_app(page: Page, url: str, first_top: str | None = "a") -> None:
+    """Load the page and wait until the first model has answered (networkidle never fires on Gradio)."""
+    page.goto(url, wait_until="load")
+    page.locator("#cm-bars").wait_for()
+    expect(page.locator(PROMPT)).not_to_have_value("")  # the corpus's default prompt arrived
+    if first_top is not None:
+        expect(page.locator(TOP)).to_have_text(first_top)
+
+
+def top_char(client, checkpoint: str, prompt: str) -> str:
+    probs, _ = client.predict(checkpoint, prompt, api_name="/next_chars")
+    char = next(iter(probs))
+    return {" ": "␣", "\n": "⏎"}.get(char, char)
+
+
+def test_bars_follow_the_prompt_as_it_is_typed_deleted_and_pasted(page, server_url, artifacts):
+    open_app(page, server_url)
+    prompt = page.locator(PROMPT)
+    # typed key by key
+    prompt.fill("Knowing is not enough; we must apply. Willing is not enough; we must")
+    prompt.press_sequentially(" ", delay=20)
+    expect(page.locator(TOP)).to_have_text("d")  # 28 characters of memory: `Willing` -> do
+    # Backspace: now a space comes next, drawn visibly
+    prompt.press("Backspace")
+    expect(page.locator(TOP)).to_have_text("␣")
+    # pasted / replaced in one go
+    prompt.fill("Knowing is not enough; we must ")
+    expect(page.locator(TOP)).to_have_text("a")
+    # characters the model never saw are named in the notes
+    prompt.fill("Know#ing")
+    expect(page.locator("#cm-notes")).to_contain_text("'#'")
+    expect(page.locator(TOP)).to_have_text("␣")
+    page.screenshot(path=str(artifacts / "browser-bars.png"))
+    # an empty prompt starts at the corpus's first character, and says so
+    prompt.fill("")
+    expect(page.locator("#cm-notes")).to_contain_text("Empty prompt")
+    expect(page.locator("#cm-notes")).to_contain_text("'K'")
+    expect(page.locator(TOP)).to_have_text("n")
+
+
+def test_generate_streams_a_shaded_continuation(page, server_url, client, artifacts):
+    open_app(page, server_url)
+    page.locator(PROMPT).fill("Willing")
+    expect(page.locator(TOP)).to_have_text("␣")
+    expected, _ = client.predict("goethe-lstm", "Willing", 200, 0, 0, 1, 0, api_name="/generate")
+    page.locator("#cm-generate").click()
+    expect(page.locator("#cm-continuation textarea")).to_have_value(expected)
+    expect(page.locator("#cm-shaded .cm-char")).to_have_count(200)
+    expect(page.locator("#cm-shaded .cm-prompt")).to_have_text("Willing")
+    expect(page.locator("#cm-shaded .cm-selected")).to_have_count(1)  # the inspector points at the last step
+    expect(page.get_by_text("Greedy decoding")).to_be_visible()
+    page.screenshot(path=str(artifacts / "browser-generate.png"), full_page=True)
+    # inspect an earlier step: the outline moves there and the notes say what was written
+    page.get_by_label("number input for Inspect step").fill("3")
+    page.get_by_label("number input for Inspect step").press("Tab")
+    expect(page.locator("#cm-shaded .cm-selected")).to_have_attribute("data-step", "3")
+    expect(page.get_by_text(f"Step 3: wrote '{expected[2]}'")).to_be_visible()
+
+
+def test_stop_ends_a_long_generation(page, server_url):
+    open_app(page, server_url)
+    page.get_by_label("number input for Characters to write").fill("2000")
+    page.get_by_label("number input for Characters to write").press("Tab")
+    stop = page.locator("#cm-stop")
+    stop.scroll_into_view_if_needed()
+    box = stop.bounding_box()
+    page.locator("#cm-generate").click()
+    expect(page.locator("#cm-continuation textarea")).to_have_value(re.compile(".{50}"))
+    # a plain mouse click: locator.click() waits for the page to hold still, which it does not while streaming
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    continuation = page.locator("#cm-continuation textarea")
+    page.wait_for_timeout(1500)
+    written = len(continuation.input_value())
+    page.wait_for_timeout(1500)
+    assert len(continuation.input_value()) == written  # nothing more arrives
+    assert 50 <= written < 2000
+
+
+def test_sampling_settings_reach_the_model(page, server_url, client):
+    open_app(page, server_url)
+    page.locator(PROMPT).fill("O")  # not in goethe's vocabulary: starts from K
+    page.get_by_label("number input for Characters to write").fill("40")
+    page.get_by_label("number input for Characters to write").press("Tab")
+    page.get_by_label("number input for Temperature (0 = greedy)").fill("1.5")
+    page.get_by_label("number input for Temperature (0 = greedy)").press("Tab")
+    page.get_by_label("Seed (-1 = random)").fill("3")
+    page.get_by_label("Seed (-1 = random)").press("Tab")
+    expected, _ = client.predict("goethe-lstm", "O", 40, 1.5, 0, 1, 3, api_name="/generate")
+    page.locator("#cm-generate").click()
+    expect(page.locator("#cm-continuation textarea")).to_have_value(expected)
+    expect(page.locator("#cm-notes")).to_contain_text("'O'")
+    expect(page.get_by_text("Temperature 1.5")).to_be_visible()  # the inspector explains the reshaping
+
+
+def test_projector_mode_by_button_and_by_url(page, server_url, artifacts):
+    open_app(page, server_url)
+    size = "() => parseFloat(getComputedStyle(document.querySelector('#cm-prompt textarea')).fontSize)"
+    normal = page.evaluate(size)
+    assert not page.evaluate("document.body.classList.contains('projector')")
+    page.locator("#cm-projector").click()
+    page.wait_for_function("document.body.classList.contains('projector')")
+    assert page.evaluate(size) >= 1.5 * normal
+    page.screenshot(path=str(artifacts / "browser-projector.png"))
+    page.locator("#cm-projector").click()
+    page.wait_for_function("!document.body.classList.contains('projector')")
+
+    page.goto(server_url + "?projector", wait_until="load")
+    page.locator("#cm-bars").wait_for()
+    page.wait_for_function("document.body.classList.contains('projector')")
+    assert page.evaluate(size) >= 1.5 * normal
+
+
+def korean_fonts() -> set[str]:
+    """Font families installed with Hangul coverage (fontconfig)."""
+    listing = subprocess.run(["fc-list", ":lang=ko", "family"], capture_output=True, text=True).stdout
+    return {name.strip() for line in listing.splitlines() for name in line.split(",")}
+
+
+def fonts_used(page: Page, selector: str) -> list[str]:
+    """The fonts Chromium really drew a node's text with (DevTools protocol), not what CSS asked for."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    cdp.detach()
+    return [font["familyName"] for font in fonts]
+
+
+def test_korean_interface_and_the_korean_corpus(page_ko, server_url, client, artifacts):
+    page = page_ko
+    open_app(page, server_url)
+    expect(page.locator("#cm-generate")).to_have_text("생성")
+    expect(page.locator("#cm-prompt")).to_contain_text("프롬프트")
+    expect(page.get_by_role("tab", name="예측과 생성")).to_be_visible()
+    expect(page.locator("#cm-projector")).to_have_text("프로젝터 모드")
+
+    page.locator("#cm-corpus input").click()
+    page.get_by_role("option", name="tsingtao").click()
+    text = CORPORA["tsingtao"].text
+    expect(page.locator("#cm-about")).to_contain_text(text[:20])
+    expect(page.locator(PROMPT)).to_have_value("나는 한국 사람이고, 중국 ")
+    expect(page.locator(TOP)).to_have_text(top_char(client, "tsingtao-lstm", "나는 한국 사람이고, 중국 "))
+    # messages written by the server follow the browser's language too
+    page.locator(PROMPT).fill("")
+    expect(page.locator("#cm-notes")).to_contain_text("프롬프트가 비어 있어")
+    expect(page.locator("#cm-notes")).to_contain_text("'나'")
+    expect(page.locator(TOP)).to_have_text(top_char(client, "tsingtao-lstm", "나"))
+    page.screenshot(path=str(artifacts / "browser-korean.png"))
+
+    # the Hangul is drawn with a font that has it (no tofu boxes)
+    hangul = korean_fonts()
+    if not hangul:
+        pytest.skip("no Korean font installed (Debian: fonts-noto-cjk)")
+    for selector in ("#cm-generate", "#cm-about pre", TOP):
+        used = fonts_used(page, selector)
+        assert used and set(used) <= hangul, (selector, used)
+
+    page.get_by_role("tab", name="모델 카드와 학습 과정").click()
+    expect(page.locator("#cm-card")).to_contain_text("말뭉치")
+    expect(page.locator("#cm-card")).to_contain_text("tsingtao")
+
+
+def test_compare_tab_example_button(page, server_url, client, artifacts):
+    open_app(page, server_url)
+    page.get_by_role("tab", name="RNN vs LSTM vs GRU").click()
+    page.locator("#cm-example").click()
+    expect(page.locator("#cm-compare-prompt textarea")).to_have_value(GOETHE_LONG)
+    panel = page.get_by_role("tabpanel")
+    outputs = panel.locator("textarea")
+    expect(outputs).to_have_count(4)  # the prompt, then RNN, LSTM, GRU
+    for n, cell in enumerate(["rnn", "lstm", "gru"], start=1):
+        expected, _ = client.predict(f"goethe-{cell}", GOETHE_LONG, 60, 0, 0, 1, 0, api_name="/generate")
+        expect(outputs.nth(n)).to_have_value(expected)
+    expect(panel.locator("[data-testid=label-output-value]")).to_have_count(3)
+    page.screenshot(path=str(artifacts / "browser-compare.png"), full_page=True)
+
+
+def test_model_card_follows_the_cell_picker(page, server_url):
+    open_app(page, server_url)
+    page.get_by_role("tab", name="Model card & training").click()
+    card = page.locator("#cm-card")
+    expect(card).to_contain_text("goethe-lstm")
+    expect(card).to_contain_text("tf_acc")
+    expect(card).to_contain_text("100.0%")
+    prediction = page.get_by_role("tabpanel").locator("textarea").first
+    expect(prediction).to_have_value(re.compile(r"^------ \d+ ------\n" + re.escape(CORPORA["goethe"].text) + "$"))
+    # back to the first recorded training step: the prediction was not the text yet
+    page.get_by_label("number input for Training step (recorded predictions)").fill("1")
+    page.get_by_label("number input for Training step (recorded predictions)").press("Tab")
+    expect(prediction).to_have_value(re.compile(r"^------ 1 ------\n"))
+    expect(prediction).not_to_have_value(re.compile(re.escape(CORPORA["goethe"].text)))
+    page.locator("#cm-cell").get_by_text("GRU").click()
+    expect(card).to_contain_text("goethe-gru")
+    expect(card).to_contain_text("GRU")
+
+
+def test_uploading_a_checkpoint_in_the_page(page, server_url, client, tmp_path):
+    mine = tmp_path / "mine.safetensors"
+    shutil.copyfile(ROOT / "checkpoints" / "tsingtao-gru.safetensors", mine)
+    open_app(page, server_url)
+    page.locator("input[type=file]").set_input_files(str(mine))
+    expect(page.locator("#cm-about")).to_contain_text(CORPORA["tsingtao"].text[:20])
+    expect(page.locator(PROMPT)).to_have_value("")
+    expect(page.locator("#cm-notes")).to_contain_text("'나'")
+    expect(page.locator(TOP)).to_have_text(top_char(client, "tsingtao-gru", "나"))
+    page.locator(PROMPT).fill("나는 한국")
+    expect(page.locator(TOP)).to_have_text(top_char(client, "tsingtao-gru", "나는 한국"))
+
+
+def test_uploading_a_file_that_is_not_a_checkpoint_shows_an_error(page, server_url, tmp_path):
+    bad = tmp_path / "notes.safetensors"
+    bad.write_text("this is not a model\n", encoding="utf-8")
+    open_app(page, server_url)
+    page.locator("input[type=file]").set_input_files(str(bad))
+    expect(page.get_by_text("not a readable safetensors file")).to_be_visible()
+    # the page still works
+    page.locator(PROMPT).fill("Willing")
+    expect(page.locator(TOP)).to_have_text("␣")
