@@ -53,9 +53,10 @@ def get_model(checkpoint: str) -> CharModel:
     with _lock:
         if key in _models:
             return _models[key]
-        if key.startswith(HF_PREFIX) or key in shipped_names():
-            _models[key] = load_checkpoint(key)  # a CheckpointError explains any failure
-            return _models[key]
+    if key.startswith(HF_PREFIX) or key in shipped_names():
+        model = load_checkpoint(key)  # outside the lock: a slow download must not stall other users
+        with _lock:
+            return _models.setdefault(key, model)  # a concurrent load of the same key: keep one
     if key.startswith(UPLOAD_PREFIX):
         raise ValueError(f"the uploaded model {key!r} is no longer in memory: upload the file again")
     raise ValueError(f"unknown checkpoint {key!r}: use <corpus>-<cell>, one of {', '.join(shipped_names())}")
@@ -163,7 +164,9 @@ def step_record(step: Step) -> dict:
         "char": step.char,
         "prob": step.prob,  # the model's probability of it
         "drawn_prob": float(step.dist[step.index]),  # its probability in the distribution sampled from
-        "top": [[c, p] for c, p in step.top(TOP) if p > 0],
+        # always TOP entries, zeros included: Gradio 6.31 streams each yield as a diff of the last,
+        # and its diff garbles a nested list that shrinks by two or more items
+        "top": [[c, p] for c, p in step.top(TOP)],
         "model_top": [[c, p] for c, p in step.top(TOP, model=True)],
     }
 

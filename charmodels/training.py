@@ -76,6 +76,7 @@ class History:
     seconds: float = 0.0
     reached: bool = False  # the criterion held when training stopped
     stopped: bool = False  # the caller stopped it
+    restarts: list[int] = field(default_factory=list)  # the total step at which each retry began
     loss: list[tuple[int, float]] = field(default_factory=list)  # (total step, loss)
     snapshots: list[tuple[int, str]] = field(default_factory=list)  # (total step, prediction)
 
@@ -130,6 +131,8 @@ def train(
             model = CharModel(model_config, vocab)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr * cfg.lr_decay**attempt)
         history.attempts = attempt + 1
+        if attempt:
+            history.restarts.append(history.steps + 1)
         best_loss, best_step = math.inf, 0
         for step in range(1, cfg.max_steps + 1):
             logits, _ = model(batch.inputs)  # (batch, time, vocab): the whole text at once

@@ -13,6 +13,7 @@ import inspect
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from charmodels.views import corpus_markdown, label_value, language, say, shaded
 CELL_CHOICES = [("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru")]
 FIRST_CORPUS = "goethe"
 FIRST_CELL = "lstm"
+SHADE_EVERY = 0.5  # seconds between refreshes of the shaded text while streaming
 
 
 def backend():
@@ -88,9 +90,11 @@ i18n = gr.I18n(
         "step": "Inspect step",
         "model_dist": "Model's distribution",
         "drawn_dist": "Distribution sampled from",
-        "compare_intro": "One prompt, three cells trained on the same text, greedy decoding. "
-        "Try the Goethe example: after the second *we must* only a model that remembers "
-        "*Willing*, 28 characters back, can say *do*.",
+        "compare_intro": "One prompt through three cells trained on the same text, greedy decoding. "
+        "The Goethe example needs 28 characters of context: after the second *we must* the answer is *do*, "
+        "not *apply*, and only words far back tell the two apart. Every shipped model was trained until it "
+        "recites its text perfectly, so all three keep that context here; watch how sure each one is, "
+        "and what each writes once the text has run out.",
         "example": "Example: Goethe, “…Willing is not enough; we must ”",
         "compare": "Compare",
         "card": "Model card",
@@ -123,8 +127,10 @@ i18n = gr.I18n(
         "step": "살펴볼 단계",
         "model_dist": "모델의 분포",
         "drawn_dist": "실제로 뽑은 분포",
-        "compare_intro": "같은 프롬프트, 같은 텍스트로 학습한 세 셀, 탐욕적 디코딩. "
-        "괴테 예제를 눌러 보세요: 두 번째 *we must* 뒤에서 *do*를 말하려면 28글자 앞의 *Willing*을 기억해야 합니다.",
+        "compare_intro": "같은 텍스트로 학습한 세 셀에 같은 프롬프트를 넣고 탐욕적으로 디코딩합니다. "
+        "괴테 예제에는 28글자의 문맥이 필요합니다: 두 번째 *we must* 뒤의 답은 *apply*가 아니라 *do*이고, "
+        "둘을 가르는 단서는 멀리 앞에 있습니다. 배포된 모델은 모두 자기 텍스트를 완벽히 외울 때까지 학습했으므로 "
+        "여기서는 셋 다 그 문맥을 기억합니다. 각 모델이 얼마나 확신하는지, 텍스트가 끝난 뒤에는 무엇을 쓰는지 보세요.",
         "example": "예제: 괴테, “…Willing is not enough; we must ”",
         "compare": "비교",
         "card": "모델 카드",
@@ -145,9 +151,12 @@ CSS = """
 body.projector .gradio-container { --body-text-size: 26px; --text-md: 26px; --text-lg: 30px; --text-xl: 38px;
   --input-text-size: 28px; --block-label-text-size: 22px; --block-title-text-size: 24px; --button-large-text-size: 26px;
   --body-text-color: #000; --block-label-text-color: #000; --body-background-fill: #fff; max-width: 100% !important; }
-body.projector #cm-about pre, #cm-about code { white-space: pre-wrap !important; word-break: break-word; }
-.cm-shaded { font-size: 34px; }
+body.projector .cm-shaded { font-size: 34px; }
 body.projector .cm-prompt { color: #444; }
+body.projector #cm-about pre, body.projector #cm-about code { font-size: 22px; }
+body.projector button[role="tab"] { font-size: 24px !important; }
+body.projector #cm-cell label span, body.projector #cm-corpus input { font-size: 24px !important; }
+body.projector #cm-bars h2 { margin-top: 18px; }
 """
 
 # Projector mode by URL (?projector) and by button; Korean/English follows the browser.
@@ -172,6 +181,8 @@ THEME = gr.themes.Default(
 @friendly
 def select_model(corpus: str, cell: str, lang: str, prompt: str | None = None):
     serving = backend()
+    if not corpus:
+        raise ValueError("an uploaded model is in use: pick a text to go back to the shipped models")
     checkpoint = f"{corpus}-{cell}"
     model = serving.get_model(checkpoint)
     text = serving.DEFAULT_PROMPTS.get(corpus, "") if prompt is None else prompt
@@ -194,7 +205,8 @@ def upload_model(path: str | None, lang: str):
     corpus = model.info.get("corpus", {})
     about = corpus_markdown(corpus.get("name", "?"), corpus.get("text", "(text not stored)"), corpus.get("source", ""))
     text = ""
-    return (about, checkpoint, text, *model_views(checkpoint, model, lang), *next_views(checkpoint, text, lang))
+    pickers = (gr.Dropdown(value=None), gr.Radio(value=model.config.cell))  # the pickers no longer name it
+    return (*pickers, about, checkpoint, text, *model_views(checkpoint, model, lang), *next_views(checkpoint, text, lang))
 
 
 def model_views(checkpoint: str, model, lang: str):
@@ -203,6 +215,8 @@ def model_views(checkpoint: str, model, lang: str):
 
     history = model.info.get("history", {})
     loss = pd.DataFrame(history.get("loss", []), columns=["step", "loss"])
+    starts = history.get("restarts", [])  # each new attempt began at these steps
+    loss["attempt"] = [str(1 + sum(step >= start for start in starts)) for step in loss["step"]]
     snapshots = history.get("snapshots", [])
     last = len(snapshots)
     slider = gr.Slider(minimum=1, maximum=max(last, 2), value=max(last, 1), step=1, interactive=last > 1)  # a slider needs min < max
@@ -236,11 +250,13 @@ def on_generate(checkpoint, prompt, length, temperature, top_k, top_p, seed, lan
     probs: list[float] = []
     records: list[dict] = []
     note = "\n\n".join(notes)
-    for n, step in enumerate(steps, start=1):
+    shaded_at = time.monotonic()
+    for step in steps:
         chars.append(step.char)
         probs.append(step.prob)
         records.append(serving.step_record(step))
-        if n % 25 == 0:  # the shaded view is heavier: refresh it every 25 characters
+        if time.monotonic() - shaded_at >= SHADE_EVERY:  # the shaded view is heavy: refresh it sparingly
+            shaded_at = time.monotonic()
             yield "".join(chars), shaded_html(text, chars, probs), gr.skip(), gr.skip(), note
         else:
             yield "".join(chars), gr.skip(), gr.skip(), gr.skip(), note
@@ -355,17 +371,17 @@ with gr.Blocks(title="charmodels") as demo:
                         with gr.Column(scale=3):
                             prompt = gr.Textbox(label=i18n("prompt"), lines=2, elem_id="cm-prompt")
                             notes = gr.Markdown(elem_id="cm-notes")
+                            with gr.Row():
+                                length = gr.Slider(1, 2000, value=200, step=1, label=i18n("length"))
+                                temperature = gr.Slider(0, 2, value=0, step=0.05, label=i18n("temperature"))
+                            with gr.Row():
+                                top_k = gr.Slider(0, 50, value=0, step=1, label=i18n("top_k"))
+                                top_p = gr.Slider(0.05, 1, value=1, step=0.05, label=i18n("top_p"))
+                                seed = gr.Number(value=0, precision=0, label=i18n("seed"), minimum=-1)
+                            with gr.Row():
+                                generate_button = gr.Button(i18n("generate"), variant="primary", elem_id="cm-generate")
+                                stop_button = gr.Button(i18n("stop"), variant="stop", elem_id="cm-stop")
                         bars = gr.Label(label=i18n("next"), num_top_classes=10, elem_id="cm-bars", scale=2)
-                    with gr.Row():
-                        length = gr.Slider(1, 2000, value=200, step=1, label=i18n("length"))
-                        temperature = gr.Slider(0, 2, value=0, step=0.05, label=i18n("temperature"))
-                    with gr.Row():
-                        top_k = gr.Slider(0, 50, value=0, step=1, label=i18n("top_k"))
-                        top_p = gr.Slider(0.05, 1, value=1, step=0.05, label=i18n("top_p"))
-                        seed = gr.Number(value=0, precision=0, label=i18n("seed"), minimum=-1)
-                    with gr.Row():
-                        generate_button = gr.Button(i18n("generate"), variant="primary", elem_id="cm-generate")
-                        stop_button = gr.Button(i18n("stop"), variant="stop", elem_id="cm-stop")
                     continuation = gr.Textbox(
                         label=i18n("continuation"), lines=4, interactive=False, buttons=["copy"], elem_id="cm-continuation"
                     )
@@ -391,7 +407,7 @@ with gr.Blocks(title="charmodels") as demo:
                                 compared.append(gr.Textbox(show_label=False, lines=3, interactive=False))
                 with gr.Tab(i18n("tab_card"), id="card"):
                     card = gr.Markdown(elem_id="cm-card")
-                    loss_plot = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=260)
+                    loss_plot = gr.LinePlot(x="step", y="loss", color="attempt", label=i18n("loss"), height=260)
                     snapshot = gr.Slider(1, 2, value=1, step=1, label=i18n("snapshot"))
                     prediction = gr.Textbox(label=i18n("prediction"), lines=4, interactive=False)
 
@@ -405,8 +421,10 @@ with gr.Blocks(title="charmodels") as demo:
     )
     corpus.input(select_corpus, [corpus, cell, lang], [about, *model_outputs], **private)
     cell.input(select_model, [corpus, cell, lang, prompt], model_outputs, **private)
-    upload.upload(upload_model, [upload, lang], [about, *model_outputs], **private)
-    prompt.input(on_prompt, [checkpoint, prompt, lang], [bars, notes], trigger_mode="always_last", **private)
+    upload.upload(upload_model, [upload, lang], [corpus, cell, about, *model_outputs], **private)
+    # .change, not .input: in Gradio 6.31 a Textbox's .input fires only for typed characters, not for
+    # Backspace, Delete or paste, which left the bars showing an older prompt's distribution
+    prompt.change(on_prompt, [checkpoint, prompt, lang], [bars, notes], trigger_mode="always_last", **private)
     generating = generate_button.click(
         on_generate,
         [checkpoint, prompt, length, temperature, top_k, top_p, seed, lang],
