@@ -191,3 +191,35 @@ def history(checkpoint: str) -> dict:
 def warm_up(checkpoint: str = "goethe-lstm") -> None:
     """Load torch and one model so the first visitor does not wait for them."""
     next_chars(checkpoint, DEFAULT_PROMPTS["goethe"])
+
+
+MAX_INSIDE = 160  # characters shown in the inside views; a longer prompt shows its end
+
+
+def inside(checkpoint: str, prompt: str | None, lang: str = "en"):
+    """Everything the model computes while reading the prompt (charmodels.inspect.trace)."""
+    from .inspect import trace
+
+    model = get_model(checkpoint)
+    text, notes = prepare_prompt(model, prompt, lang)
+    if len(text) > MAX_INSIDE:
+        text = text[-MAX_INSIDE:]
+        notes.append(say(lang, "trimmed", n=MAX_INSIDE))
+    return trace(model, text), model.config.cell, notes
+
+
+def saliencies(checkpoints: list[str], prompt: str | None, lang: str = "en") -> list[dict]:
+    """For each model: its next-character prediction and how much each prompt character drove it (occlusion)."""
+    from .inspect import saliency
+
+    results = []
+    for checkpoint in checkpoints:
+        model = get_model(checkpoint)
+        text, _ = prepare_prompt(model, prompt, lang)
+        text = text[-MAX_INSIDE:]
+        found = saliency(model, text)
+        results.append(
+            {"checkpoint": checkpoint, "chars": list(text), "target": found.target, "prob": found.target_prob,
+             "scores": found.scores.tolist(), "method": found.method}
+        )
+    return results

@@ -155,3 +155,85 @@ def card_markdown(info: dict, lang: str = "en") -> str:
 def corpus_markdown(name: str, text: str, source: str) -> str:
     """The corpus as a reader sees it: the text in a code block, then where it comes from."""
     return f"```text\n{text}\n```\n*{source}* · {len(text)} chars · {len(set(text))} distinct"
+
+
+# ---- inside the model ----
+
+STATE_NAMES = {
+    "h": {"en": "hidden state h", "ko": "은닉 상태 h"},
+    "c": {"en": "cell state c (LSTM memory)", "ko": "셀 상태 c (LSTM의 기억)"},
+    "i": {"en": "input gate i", "ko": "입력 게이트 i"},
+    "f": {"en": "forget gate f", "ko": "망각 게이트 f"},
+    "g": {"en": "candidate g", "ko": "후보 값 g"},
+    "o": {"en": "output gate o", "ko": "출력 게이트 o"},
+    "r": {"en": "reset gate r", "ko": "리셋 게이트 r"},
+    "z": {"en": "update gate z", "ko": "업데이트 게이트 z"},
+    "n": {"en": "candidate n", "ko": "후보 값 n"},
+}
+GATE_RANGE = {"i", "f", "o", "r", "z"}  # sigmoids: 0 = closed, 1 = open; the rest are signed
+STATES_OF = {"rnn": ["h"], "lstm": ["h", "c", "i", "f", "g", "o"], "gru": ["h", "r", "z", "n"]}
+
+
+def state_choices(cell: str, lang: str = "en") -> list[tuple[str, str]]:
+    return [(STATE_NAMES[name][language(lang)], name) for name in STATES_OF[cell]]
+
+
+def _color(value: float, gate: bool, scale: float) -> str:
+    """Gates: green, stronger = more open. Signed values: red positive, blue negative."""
+    if gate:
+        return f"rgba(22,163,74,{0.05 + 0.9 * min(max(value, 0.0), 1.0):.2f})"
+    v = max(-1.0, min(1.0, value / scale)) if scale > 0 else 0.0
+    rgb = "220,38,38" if v >= 0 else "37,99,235"
+    return f"rgba({rgb},{0.05 + 0.9 * abs(v):.2f})"
+
+
+def heatmap_html(chars: list[str], values, name: str, units: int = 24, selected: int | None = None) -> str:
+    """A (time, hidden) matrix as a table: one row per unit (the `units` that vary most), one column per character."""
+    import numpy as np
+
+    matrix = np.asarray(values, dtype=float)
+    gate = name in GATE_RANGE
+    scale = 1.0 if gate or name != "c" else float(np.abs(matrix).max() or 1.0)
+    order = np.argsort(-matrix.var(axis=0), kind="stable")[:units]
+    mark = ' class="cm-sel"'
+    head = "".join(
+        f'<th class="{"cm-sel" if t == selected else ""}" title="{t}">{html.escape(visible(c))}</th>'
+        for t, c in enumerate(chars, start=1)
+    )
+    rows = []
+    for unit in order:
+        cells = "".join(  # kept terse: a long prompt makes thousands of cells
+            f'<td{mark if t == selected else ""} style="background:{_color(v, gate, scale)}" title="{v:+.2f}"></td>'
+            for t, v in enumerate(matrix[:, unit], start=1)
+        )
+        rows.append(f'<tr><th class="cm-unit">{unit}</th>{cells}</tr>')
+    return f'<div class="cm-heat-wrap"><table class="cm-heat"><tr><th></th>{head}</tr>{"".join(rows)}</table></div>'
+
+
+def vector_html(label: str, values, name: str) -> str:
+    """One step's whole vector as a strip of coloured cells, unit 0 first."""
+    import numpy as np
+
+    vector = np.asarray(values, dtype=float)
+    gate = name in GATE_RANGE
+    scale = 1.0 if gate or name != "c" else float(np.abs(vector).max() or 1.0)
+    cells = "".join(
+        f'<span style="background:{_color(v, gate, scale)}" title="unit {u}: {v:+.3f}"></span>' for u, v in enumerate(vector)
+    )
+    mean = f"mean {vector.mean():+.2f}" if len(vector) else ""
+    return f'<div class="cm-vector"><b>{html.escape(label)}</b> <small>{mean}</small><div>{cells}</div></div>'
+
+
+def saliency_html(title: str, chars: list[str], scores) -> str:
+    """The prompt, each character shaded by how much it moved the prediction: orange helped, blue hurt."""
+    parts = [f'<div class="cm-saliency"><div class="cm-saliency-title">{html.escape(title)}</div><div>']
+    for n, (char, score) in enumerate(zip(chars, scores), start=1):
+        rgb = "234, 88, 12" if score >= 0 else "37, 99, 235"
+        alpha = 0.04 + 0.9 * min(abs(float(score)), 1.0)
+        ink = "#fff" if alpha > 0.55 else "#111"
+        shown = "⏎" if char == "\n" else html.escape(visible(char) if char in "\t\r" else char)
+        parts.append(
+            f'<span style="background: rgba({rgb}, {alpha:.2f}); color: {ink}" title="{n}: {float(score):+.2f}">{shown}</span>'
+        )
+    parts.append("</div></div>")
+    return "".join(parts)

@@ -9,6 +9,7 @@ charmodels.views. torch loads in the background after the page is served.
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import os
 import sys
@@ -102,6 +103,18 @@ i18n = gr.I18n(
         "snapshot": "Training step (recorded predictions)",
         "prediction": "What the model predicted at that step (teacher forcing)",
         "projector": "Projector mode",
+        "tab_inside": "Inside the model",
+        "inside_intro": "What the network computes while it reads, one column per character. Rows are the units "
+        "that change most. Red is positive, blue negative; gates are green, darker = more open "
+        "(a forget gate near 1 keeps the LSTM's memory, near 0 wipes it).",
+        "inside_button": "Look inside",
+        "state_pick": "What to show",
+        "layer": "Layer",
+        "inside_step": "Step to look at (its column is outlined)",
+        "saliency_title": "### Which characters drove the next prediction?",
+        "saliency_intro": "Each character of the prompt shaded by how much the prediction of the next character drops "
+        "when the model does not see it (occlusion): orange helped, blue worked against it. "
+        "The same prompt through the text's RNN, LSTM and GRU.",
     },
     ko={
         "title": "# charmodels: 순환 신경망이 한 글자씩 글을 쓰는 방법",
@@ -138,6 +151,17 @@ i18n = gr.I18n(
         "snapshot": "학습 단계 (기록된 예측)",
         "prediction": "그 단계에서 모델이 예측한 문자열 (교사 강요)",
         "projector": "프로젝터 모드",
+        "tab_inside": "모델의 속",
+        "inside_intro": "모델이 글을 읽는 동안 계산하는 값입니다. 열 하나가 문자 하나이고, 행은 가장 많이 변하는 유닛입니다. "
+        "빨강은 양수, 파랑은 음수입니다. 게이트는 초록색이며 진할수록 많이 열려 있습니다 "
+        "(망각 게이트가 1에 가까우면 LSTM의 기억을 지키고, 0에 가까우면 지웁니다).",
+        "inside_button": "속 들여다보기",
+        "state_pick": "보여 줄 값",
+        "layer": "층",
+        "inside_step": "살펴볼 단계 (그 열에 테두리)",
+        "saliency_title": "### 어떤 문자가 다음 예측을 이끌었을까?",
+        "saliency_intro": "프롬프트의 각 문자를, 모델이 그 문자를 보지 못했을 때 다음 문자 예측이 얼마나 떨어지는지(가림 기법)로 "
+        "칠했습니다. 주황은 예측을 도왔고 파랑은 방해했습니다. 같은 프롬프트를 그 텍스트의 RNN, LSTM, GRU에 넣었습니다.",
     },
 )
 
@@ -157,6 +181,21 @@ body.projector #cm-about pre, body.projector #cm-about code { font-size: 22px; }
 body.projector button[role="tab"] { font-size: 24px !important; }
 body.projector #cm-cell label span, body.projector #cm-corpus input { font-size: 24px !important; }
 body.projector #cm-bars h2 { margin-top: 18px; }
+.cm-heat-wrap { overflow-x: auto; }
+.cm-heat { border-collapse: collapse; font-family: var(--font-mono); }
+.cm-heat td { width: 16px; min-width: 16px; height: 14px; padding: 0; border: 1px solid rgba(0,0,0,0.04); }
+.cm-heat th { font-weight: normal; padding: 0 1px; font-size: 13px; text-align: center; }
+.cm-heat th.cm-unit { font-size: 10px; color: var(--body-text-color-subdued); text-align: right; padding-right: 4px; }
+.cm-heat .cm-sel { outline: 2px solid #f59e0b; }
+.cm-vector { margin: 6px 0; }
+.cm-vector div { display: flex; flex-wrap: wrap; }
+.cm-vector span { width: 10px; height: 18px; border: 1px solid rgba(0,0,0,0.04); }
+.cm-saliency { margin: 10px 0; font-family: var(--font-mono); font-size: 1.1em; line-height: 1.9; }
+.cm-saliency span { border-radius: 3px; padding: 1px 0; }
+.cm-saliency-title { font-family: var(--font-sans); font-weight: 600; }
+body.projector .cm-heat td { width: 24px; min-width: 24px; height: 20px; }
+body.projector .cm-heat th { font-size: 22px; }
+body.projector .cm-saliency { font-size: 30px; }
 """
 
 # Projector mode by URL (?projector) and by button; Korean/English follows the browser.
@@ -311,6 +350,51 @@ def on_example(length, lang: str):
     return (corpus, prompt, *on_compare(corpus, prompt, length, lang))
 
 
+@friendly
+def on_model_inside(checkpoint: str, lang: str):
+    """The states and gates a model has, and its layers, for the pickers of the inside tab."""
+    from charmodels.views import state_choices
+
+    model = backend().get_model(checkpoint)
+    layers = model.config.layers
+    return (
+        gr.Dropdown(choices=state_choices(model.config.cell, lang), value="h"),
+        gr.Slider(minimum=1, maximum=max(layers, 2), value=1, step=1, interactive=layers > 1),
+    )
+
+
+@friendly
+def on_inside(checkpoint: str, corpus: str | None, prompt: str | None, which: str, layer, step, lang: str):
+    from charmodels.views import STATE_NAMES, STATES_OF, heatmap_html, saliency_html, vector_html
+
+    serving = backend()
+    trace, cell, notes = serving.inside(checkpoint, prompt, lang)
+    which = which if which in STATES_OF[cell] else "h"
+    layer_trace = trace.layers[min(max(int(layer or 1), 1), len(trace.layers)) - 1]
+    values = {"h": layer_trace.h, "c": layer_trace.c, **layer_trace.gates}[which]
+    steps = len(trace.chars)
+    n = min(max(int(step or steps), 1), steps)
+    name = STATE_NAMES[which][language(lang)]
+    vectors = [vector_html(STATE_NAMES[key][language(lang)], {"h": layer_trace.h, "c": layer_trace.c, **layer_trace.gates}[key][n - 1], key)
+               for key in STATES_OF[cell]]
+    after = ", ".join(
+        f"'{visible_text(trace.vocab[i])}' {trace.probs[n - 1][i]:.0%}" for i in trace.probs[n - 1].argsort()[::-1][:3]
+    )
+    read = f"<p><b>{n}: '{html.escape(visible_text(trace.chars[n - 1]))}'</b> → {html.escape(after)}</p>"
+    checkpoints = [f"{corpus}-{value}" for _, value in CELL_CHOICES] if corpus else [checkpoint]
+    salient = serving.saliencies(checkpoints, prompt, lang)
+    saliency = "".join(
+        saliency_html(f"{r['checkpoint']}: '{visible_text(r['target'])}' {r['prob']:.0%}", r["chars"], r["scores"]) for r in salient
+    )
+    return (
+        f"**{name}**" + ("\n\n" + "\n\n".join(notes) if notes else ""),
+        heatmap_html(trace.chars, values, which, selected=n),
+        gr.Slider(minimum=1, maximum=max(steps, 2), value=n, step=1, interactive=steps > 1),
+        read + "".join(vectors),
+        saliency,
+    )
+
+
 # ---- the API: two named endpoints, the same service the page uses ----
 
 
@@ -405,6 +489,21 @@ with gr.Blocks(title="charmodels") as demo:
                                 gr.Markdown(f"### {name}")
                                 compared.append(gr.Label(num_top_classes=5, show_label=False))
                                 compared.append(gr.Textbox(show_label=False, lines=3, interactive=False))
+                with gr.Tab(i18n("tab_inside"), id="inside"):
+                    gr.Markdown(i18n("inside_intro"))
+                    with gr.Row():
+                        inside_prompt = gr.Textbox(label=i18n("prompt"), lines=2, scale=3, elem_id="cm-inside-prompt")
+                        with gr.Column(scale=1, min_width=200):
+                            which = gr.Dropdown(choices=[("h", "h")], value="h", label=i18n("state_pick"), elem_id="cm-which")
+                            layer = gr.Slider(1, 2, value=1, step=1, label=i18n("layer"), interactive=False)
+                    inside_button = gr.Button(i18n("inside_button"), variant="primary", elem_id="cm-inside")
+                    inside_title = gr.Markdown()
+                    heat = gr.HTML(elem_id="cm-heat")
+                    inside_step = gr.Slider(1, 2, value=1, step=1, label=i18n("inside_step"), elem_id="cm-inside-step")
+                    vectors = gr.HTML(elem_id="cm-vectors")
+                    gr.Markdown(i18n("saliency_title"))
+                    gr.Markdown(i18n("saliency_intro"))
+                    saliency_view = gr.HTML(elem_id="cm-saliency")
                 with gr.Tab(i18n("tab_card"), id="card"):
                     card = gr.Markdown(elem_id="cm-card")
                     loss_plot = gr.LinePlot(x="step", y="loss", color="attempt", label=i18n("loss"), height=260)
@@ -447,6 +546,15 @@ with gr.Blocks(title="charmodels") as demo:
     example.click(on_example, [compare_length, lang], [corpus, compare_prompt, *compared], **private)
     snapshot.input(snapshot_text, [checkpoint, snapshot], [prediction], **private)
     projector.click(None, js=TOGGLE_PROJECTOR)
+    checkpoint.change(on_model_inside, [checkpoint, lang], [which, layer], **private)
+    checkpoint.change(lambda text: text, [prompt], [inside_prompt], **private)  # start from the page's prompt
+    inside_inputs = [checkpoint, corpus, inside_prompt, which, layer, inside_step, lang]
+    inside_outputs = [inside_title, heat, inside_step, vectors, saliency_view]
+    inside_button.click(on_inside, [checkpoint, corpus, inside_prompt, which, layer, gr.State(None), lang], inside_outputs, **private)
+    inside_prompt.submit(on_inside, [checkpoint, corpus, inside_prompt, which, layer, gr.State(None), lang], inside_outputs, **private)
+    for control in (which, layer):
+        control.input(on_inside, inside_inputs, inside_outputs, **private)
+    inside_step.release(on_inside, inside_inputs, inside_outputs, **private)
 
     gr.api(api_next_chars, api_name="next_chars", concurrency_limit=8, concurrency_id="predict")
     gr.api(api_generate, api_name="generate", concurrency_limit=4, concurrency_id="generate")
