@@ -183,6 +183,13 @@ def compare(corpus: str, prompt: str | None, length: int, lang: str = "en") -> l
     return results
 
 
+def training_text(checkpoint: str) -> str | None:
+    """The text exactly as training read it (each line ending in a newline for a corpus of lines)."""
+    model = get_model(checkpoint)
+    corpus = corpus_of(model) or CORPORA.get(model.info.get("corpus", {}).get("name", ""))
+    return "".join(corpus.sequences()) if corpus is not None else None
+
+
 def history(checkpoint: str) -> dict:
     """The recorded training history: loss curve and prediction strings."""
     return get_model(checkpoint).info.get("history", {})

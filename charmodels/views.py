@@ -237,3 +237,18 @@ def saliency_html(title: str, chars: list[str], scores) -> str:
         )
     parts.append("</div></div>")
     return "".join(parts)
+
+
+def snapshot_html(step: int, prediction: str, truth: str) -> str:
+    """A recorded prediction string under teacher forcing, wrong characters marked against the true text."""
+    right = sum(p == t for p, t in zip(prediction, truth))
+    parts = [f'<div class="cm-snapshot"><div class="cm-snapshot-title">------ {step} ------ '
+             f'<small>{right}/{len(truth)}</small></div><div>']
+    for predicted, expected in zip(prediction, truth):
+        shown = "⏎<br>" if predicted == "\n" else html.escape(visible(predicted) if predicted in "\t\r" else predicted)
+        if predicted == expected:
+            parts.append(f"<span>{shown}</span>")
+        else:
+            parts.append(f'<span class="cm-wrong" title="should be {html.escape(visible(expected))}">{shown}</span>')
+    parts.append("</div></div>")
+    return "".join(parts)

@@ -196,6 +196,10 @@ body.projector #cm-bars h2 { margin-top: 18px; }
 body.projector .cm-heat td { width: 24px; min-width: 24px; height: 20px; }
 body.projector .cm-heat th { font-size: 22px; }
 body.projector .cm-saliency { font-size: 30px; }
+.cm-snapshot { font-family: var(--font-mono); font-size: 1.1em; line-height: 1.8; }
+.cm-snapshot .cm-wrong { background: rgba(220,38,38,0.85); color: #fff; border-radius: 3px; }
+.cm-snapshot-title { color: var(--body-text-color-subdued); }
+body.projector .cm-snapshot { font-size: 30px; }
 """
 
 # Projector mode by URL (?projector) and by button; Korean/English follows the browser.
@@ -263,11 +267,15 @@ def model_views(checkpoint: str, model, lang: str):
 
 
 def snapshot_text(checkpoint: str, index: int | float | None) -> str:
-    snapshots = backend().history(checkpoint).get("snapshots", [])
+    """The prediction string recorded at a training step, wrong characters marked."""
+    from charmodels.views import snapshot_html
+
+    serving = backend()
+    snapshots = serving.history(checkpoint).get("snapshots", [])
     if not snapshots:
         return ""
     step, prediction = snapshots[min(max(int(index or 1), 1), len(snapshots)) - 1]
-    return f"------ {step} ------\n{prediction}"
+    return snapshot_html(step, prediction, serving.training_text(checkpoint) or prediction)
 
 
 def next_views(checkpoint: str, prompt: str | None, lang: str):
@@ -508,7 +516,8 @@ with gr.Blocks(title="charmodels") as demo:
                     card = gr.Markdown(elem_id="cm-card")
                     loss_plot = gr.LinePlot(x="step", y="loss", color="attempt", label=i18n("loss"), height=260)
                     snapshot = gr.Slider(1, 2, value=1, step=1, label=i18n("snapshot"))
-                    prediction = gr.Textbox(label=i18n("prediction"), lines=4, interactive=False)
+                    gr.Markdown(i18n("prediction"))
+                    prediction = gr.HTML(elem_id="cm-snapshot")
 
     # ---- wiring ----
     model_outputs = [checkpoint, prompt, card, loss_plot, snapshot, prediction, bars, notes]
