@@ -230,3 +230,32 @@ def saliencies(checkpoints: list[str], prompt: str | None, lang: str = "en") -> 
              "scores": found.scores.tolist(), "method": found.method}
         )
     return results
+
+
+# ---- training a user's own text (charmodels.jobs), addressable by id so a Stop button can end it ----
+
+_trainings: OrderedDict[str, object] = OrderedDict()
+MAX_TRAININGS_KEPT = 16
+
+
+def start_training(text: str, name: str, cell: str, hidden_size, steps, lines: bool = False):
+    """Start a TrainingJob (checked up front, refused at once when the slot is taken); returns (id, job)."""
+    import uuid
+
+    from .jobs import TrainingJob
+
+    job = TrainingJob(text, cell, hidden_size, steps, name=(name or "mytext").strip(), lines=lines)
+    job_id = uuid.uuid4().hex
+    with _lock:
+        _trainings[job_id] = job
+        while len(_trainings) > MAX_TRAININGS_KEPT:
+            _trainings.popitem(last=False)
+    return job_id, job
+
+
+def stop_training(job_id: str | None) -> None:
+    """Ask a training to end; its model so far is still saved and offered."""
+    with _lock:
+        job = _trainings.get(job_id or "")
+    if job is not None:
+        job.stop()

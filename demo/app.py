@@ -25,7 +25,7 @@ import pandas as pd
 
 from charmodels.corpora import CORPORA
 from charmodels.errors import CheckpointError
-from charmodels.views import corpus_markdown, label_value, language, say, shaded_html, visible_text
+from charmodels.views import corpus_markdown, label_value, language, say, shaded_html, snapshot_html, visible_text
 
 CELL_CHOICES = [("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru")]
 FIRST_CORPUS = "goethe"
@@ -112,6 +112,18 @@ i18n = gr.I18n(
         "layer": "Layer",
         "inside_step": "Step to look at (its column is outlined)",
         "saliency_title": "### Which characters drove the next prediction?",
+        "tab_train": "Train your own",
+        "train_intro": "Paste a text (any language, up to 10,000 characters) or upload a .txt file, pick a cell, and watch it "
+        "learn: the loss falls and the prediction string fills with right characters. When it ends, the model is used "
+        "in the other tabs and can be downloaded as a .safetensors checkpoint.",
+        "train_text": "Your text",
+        "train_file": "…or a .txt file",
+        "train_name": "Name",
+        "hidden_size": "Hidden size",
+        "train_steps": "Training steps (at most)",
+        "train_lines": "Each line is its own sequence",
+        "train": "Train",
+        "train_download": "Your checkpoint",
         "saliency_intro": "Each character of the prompt shaded by how much the prediction of the next character drops "
         "when the model does not see it (occlusion): orange helped, blue worked against it. "
         "The same prompt through the text's RNN, LSTM and GRU.",
@@ -160,6 +172,17 @@ i18n = gr.I18n(
         "layer": "층",
         "inside_step": "살펴볼 단계 (그 열에 테두리)",
         "saliency_title": "### 어떤 문자가 다음 예측을 이끌었을까?",
+        "tab_train": "직접 학습시키기",
+        "train_intro": "텍스트를 붙여 넣거나(어떤 언어든, 10,000자까지) .txt 파일을 올리고 셀을 고른 뒤 학습을 지켜보세요. "
+        "손실이 줄고 예측 문자열이 맞는 문자로 채워집니다. 끝나면 그 모델을 다른 탭에서 쓰고 .safetensors 체크포인트로 내려받을 수 있습니다.",
+        "train_text": "내 텍스트",
+        "train_file": "…또는 .txt 파일",
+        "train_name": "이름",
+        "hidden_size": "은닉 크기",
+        "train_steps": "학습 스텝 (최대)",
+        "train_lines": "각 줄을 따로 학습",
+        "train": "학습",
+        "train_download": "내 체크포인트",
         "saliency_intro": "프롬프트의 각 문자를, 모델이 그 문자를 보지 못했을 때 다음 문자 예측이 얼마나 떨어지는지(가림 기법)로 "
         "칠했습니다. 주황은 예측을 도왔고 파랑은 방해했습니다. 같은 프롬프트를 그 텍스트의 RNN, LSTM, GRU에 넣었습니다.",
     },
@@ -245,11 +268,27 @@ def upload_model(path: str | None, lang: str):
     serving = backend()
     checkpoint = serving.register_upload(path)
     model = serving.get_model(checkpoint)
-    corpus = model.info.get("corpus", {})
-    about = corpus_markdown(corpus.get("name", "?"), corpus.get("text", "(text not stored)"), corpus.get("source", ""))
+    about = about_model(model)
     text = ""
     pickers = (gr.Dropdown(value=None), gr.Radio(value=model.config.cell))  # the pickers no longer name it
     return (*pickers, about, checkpoint, text, *model_views(checkpoint, model, lang), *next_views(checkpoint, text, lang))
+
+
+def loss_frame(points) -> pd.DataFrame:
+    """(step, loss) pairs as numbers: an empty first frame must not make the plot's axes categorical."""
+    return pd.DataFrame(list(points), columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
+
+
+def about_model(model) -> str:
+    corpus = model.info.get("corpus", {})
+    return corpus_markdown(corpus.get("name", "?"), corpus.get("text", "(text not stored)"), corpus.get("source", ""))
+
+
+@friendly
+def show_model(checkpoint: str, lang: str):
+    """Every view of the model now in use, from an empty prompt (after training one's own)."""
+    model = backend().get_model(checkpoint)
+    return (about_model(model), "", *model_views(checkpoint, model, lang), *next_views(checkpoint, "", lang))
 
 
 def model_views(checkpoint: str, model, lang: str):
@@ -257,7 +296,7 @@ def model_views(checkpoint: str, model, lang: str):
     from charmodels.views import card_markdown
 
     history = model.info.get("history", {})
-    loss = pd.DataFrame(history.get("loss", []), columns=["step", "loss"])
+    loss = loss_frame(history.get("loss", []))
     starts = history.get("restarts", [])  # each new attempt began at these steps
     loss["attempt"] = [str(1 + sum(step >= start for start in starts)) for step in loss["step"]]
     snapshots = history.get("snapshots", [])
@@ -403,6 +442,37 @@ def on_inside(checkpoint: str, corpus: str | None, prompt: str | None, which: st
     )
 
 
+def read_text_upload(path: str | None):
+    """A .txt upload into the text box, checked (size, UTF-8) by charmodels.jobs."""
+    if not path:
+        return gr.skip()
+    from charmodels.jobs import read_text_file
+
+    try:
+        return read_text_file(path)
+    except ValueError as error:
+        raise gr.Error(str(error), print_exception=False) from error
+
+
+@friendly
+def on_train(text: str, name: str, cell: str, hidden_size, steps, lines: bool, lang: str):
+    serving = backend()
+    job_id, job = serving.start_training(text, name, cell, hidden_size, steps, lines)
+    truth = "".join(job.corpus.sequences())
+    for snap in job.updates():
+        loss = loss_frame(snap.loss)
+        view = snapshot_html(snap.step, snap.prediction, truth) if snap.prediction else ""
+        status = f"**{snap.state}** · {snap.message}"
+        if not snap.finished:
+            yield job_id, status, loss, view, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            continue
+        if snap.path is None:  # failed: nothing to offer
+            yield job_id, status, loss, view, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        key = serving.register_upload(snap.path)  # now usable in every tab, like an upload
+        yield job_id, status, loss, view, snap.path, key, gr.Dropdown(value=None), gr.Radio(value=cell)
+
+
 # ---- the API: two named endpoints, the same service the page uses ----
 
 
@@ -512,6 +582,26 @@ with gr.Blocks(title="charmodels") as demo:
                     gr.Markdown(i18n("saliency_title"))
                     gr.Markdown(i18n("saliency_intro"))
                     saliency_view = gr.HTML(elem_id="cm-saliency")
+                with gr.Tab(i18n("tab_train"), id="train"):
+                    gr.Markdown(i18n("train_intro"))
+                    with gr.Row():
+                        with gr.Column(scale=3):
+                            train_text = gr.Textbox(label=i18n("train_text"), lines=6, max_lines=12, elem_id="cm-train-text")
+                            train_file = gr.File(label=i18n("train_file"), file_types=[".txt"], type="filepath", height=90)
+                        with gr.Column(scale=2, min_width=240):
+                            train_name = gr.Textbox(value="mytext", label=i18n("train_name"), max_lines=1)
+                            train_cell = gr.Radio(choices=CELL_CHOICES, value="lstm", label=i18n("cell"))
+                            hidden_size = gr.Slider(8, 256, value=64, step=8, label=i18n("hidden_size"))
+                            train_steps = gr.Slider(10, 3000, value=300, step=10, label=i18n("train_steps"))
+                            train_lines = gr.Checkbox(value=False, label=i18n("train_lines"))
+                    with gr.Row():
+                        train_button = gr.Button(i18n("train"), variant="primary", elem_id="cm-train")
+                        train_stop = gr.Button(i18n("stop"), variant="stop", elem_id="cm-train-stop")
+                    train_status = gr.Markdown(elem_id="cm-train-status")
+                    train_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=220)
+                    train_view = gr.HTML(elem_id="cm-train-view")
+                    train_download = gr.File(label=i18n("train_download"), interactive=False, elem_id="cm-train-download")
+                    job_id = gr.State(None)
                 with gr.Tab(i18n("tab_card"), id="card"):
                     card = gr.Markdown(elem_id="cm-card")
                     loss_plot = gr.LinePlot(x="step", y="loss", color="attempt", label=i18n("loss"), height=260)
@@ -564,6 +654,18 @@ with gr.Blocks(title="charmodels") as demo:
     for control in (which, layer):
         control.input(on_inside, inside_inputs, inside_outputs, **private)
     inside_step.release(on_inside, inside_inputs, inside_outputs, **private)
+    train_file.upload(read_text_upload, [train_file], [train_text], **private)
+    training = train_button.click(
+        on_train,
+        [train_text, train_name, train_cell, hidden_size, train_steps, train_lines, lang],
+        [job_id, train_status, train_loss, train_view, train_download, checkpoint, corpus, cell],
+        concurrency_limit=2,  # the second is refused at once by charmodels.jobs, never queued for minutes
+        concurrency_id="train",
+        **private,
+    )
+    training.then(show_model, [checkpoint, lang], [about, *model_outputs[1:]], **private)
+    # Stop asks the job to end: its model so far is still saved, offered and used
+    train_stop.click(lambda job: backend().stop_training(job), [job_id], None, **private)
 
     gr.api(api_next_chars, api_name="next_chars", concurrency_limit=8, concurrency_id="predict")
     gr.api(api_generate, api_name="generate", concurrency_limit=4, concurrency_id="generate")
