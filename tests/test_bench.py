@@ -1,0 +1,46 @@
+"""The benchmark entry point runs and writes the rows it promises (numbers are not judged)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CELLS = ("rnn", "lstm", "gru")
+KEYS = {"name", "value", "unit", "baseline", "ratio", "target", "meets_target", "notes"}
+
+
+def test_generation_quick_writes_its_rows(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "generation", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "generation.lstm.chars_per_s" in done.stdout  # the table is printed
+
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["quick"] is True and result["benchmarks"] == ["generation"]
+    assert result["cpu_count"] >= 1 and result["torch_version"] and result["date"]
+    rows = {r["name"]: r for r in result["rows"]}
+    assert all(set(r) == KEYS for r in rows.values())
+
+    for cell in CELLS:
+        speed = rows[f"generation.{cell}.chars_per_s"]
+        for key in ("value", "baseline", "ratio"):
+            number = speed[key]
+            assert isinstance(number, (int, float)) and not isinstance(number, bool), (cell, key, number)
+            assert math.isfinite(number) and number > 0, (cell, key, number)
+        assert speed["unit"] == "chars/s"
+        assert math.isclose(speed["ratio"], speed["value"] / speed["baseline"], rel_tol=0.01)
+        assert isinstance(speed["meets_target"], bool)
+        assert rows[f"generation.{cell}.identical_text"]["value"] is True, rows[f"generation.{cell}.identical_text"]
+
+    threads = rows["generation.torch_threads"]["value"]
+    assert isinstance(threads, int) and threads >= 1
