@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .engine import Stepper
 from .model import CharModel
 
 MAX_LENGTH = 10_000  # characters one generate() call may write
@@ -138,10 +139,11 @@ def generate(
 
 def _steps(model, ids, length, temperature, top_k, top_p, rng) -> Iterator[Step]:
     chars = tuple(model.vocab.chars)
-    probs, state = _read(model, ids)  # the prompt is read once
+    probs, state = _read(model, ids)  # the prompt is read once, by torch in one call
+    stepper = Stepper(model, state) if length > 1 else None  # then numpy, one character at a time
     for n in range(length):
         if n:
-            probs, state = _read(model, [index], state)  # one step of the cell
+            probs = stepper.step(index)  # one step of the cell
         dist = reshape(probs, temperature, top_k, top_p)
         if temperature == 0:
             index = int(np.argmax(dist))
