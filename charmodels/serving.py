@@ -196,7 +196,14 @@ def history(checkpoint: str) -> dict:
 
 
 def warm_up(checkpoint: str = "goethe-lstm") -> None:
-    """Load torch and one model so the first visitor does not wait for them."""
+    """Load torch and one model so the first visitor does not wait for them.
+
+    The app serves tiny models to many users at once: one intra-op thread per call beats
+    several threads fighting over two cores (measured up to 100x slower in the lab).
+    """
+    import torch
+
+    torch.set_num_threads(1)
     next_chars(checkpoint, DEFAULT_PROMPTS["goethe"])
 
 
@@ -259,3 +266,71 @@ def stop_training(job_id: str | None) -> None:
         job = _trainings.get(job_id or "")
     if job is not None:
         job.stop()
+
+
+# ---- the long-term-dependency lab (charmodels.lab): shipped results and a live re-run of one point ----
+
+LAB_MAX_GAP = 80
+LAB_MAX_STEPS = 2000
+LAB_TIME_LIMIT = 60.0  # seconds a live lab run may take; the model so far is then measured
+
+
+def lab_results() -> dict:
+    """The shipped grids: name -> {"note", "config", "means"}; "main" is the plain recipe."""
+    from .lab import load_results
+
+    data = load_results()
+    grids = {"main": data["main"], **data.get("variants", {})}
+    return {name: {"note": grid["config"].get("note", name), "config": grid["config"], "means": grid["means"]}
+            for name, grid in grids.items()}
+
+
+def _every_nth(points: list, keep: int = 400) -> list:
+    """At most about `keep` evenly spaced points, the last one always included."""
+    stride = max(1, -(-len(points) // keep))
+    return points[::stride] + ([points[-1]] if points and (len(points) - 1) % stride else [])
+
+
+def lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, interval: float = 0.3):
+    """Train one lab point in a thread; yields (steps so far, [(step, loss)], result or None) until it ends."""
+    import queue
+    import time
+
+    from .lab import LabConfig, run_point
+
+    gap, steps, seed = int(gap), int(steps), int(seed)
+    if not 1 <= gap <= LAB_MAX_GAP or not 1 <= steps <= LAB_MAX_STEPS:
+        raise ValueError(f"the live lab takes gaps 1-{LAB_MAX_GAP} and 1-{LAB_MAX_STEPS} steps")
+    config = LabConfig(cell=cell, gap=gap, steps=steps, seed=seed,
+                       forget_bias=1.0 if forget_bias and cell == "lstm" else None, curriculum=bool(curriculum))
+    losses: queue.SimpleQueue = queue.SimpleQueue()
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def on_step(step: int, loss: float) -> bool:
+        losses.put((step, loss))
+        return not stop.is_set() and time.monotonic() - started < LAB_TIME_LIMIT
+
+    def work() -> None:
+        try:
+            done.put(run_point(config, on_step))
+        except Exception as error:  # handed to the caller's thread, raised there
+            done.put(error)
+
+    threading.Thread(target=work, daemon=True).start()
+    curve: list[tuple[int, float]] = []
+    try:
+        while True:
+            time.sleep(interval)
+            while not losses.empty():
+                curve.append(losses.get())
+            if not done.empty():
+                result = done.get()
+                if isinstance(result, Exception):
+                    raise result
+                yield len(curve), _every_nth(curve), result
+                return
+            yield len(curve), _every_nth(curve), None
+    finally:
+        stop.set()  # the page went away or the run was cancelled: end the thread's training too
