@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import fastcells
 from .vocab import Vocab
 
 # The registry of cell types. Each takes (input, state) and returns (outputs, state),
@@ -92,7 +93,11 @@ class CharModel(nn.Module):
         if state is None:
             state = self.init_state(vectors.shape[0])
         torch_state = state if self.is_lstm else state[0]
-        outputs, new_state = self.rnn(vectors, torch_state)  # (batch, time, hidden)
+        if fastcells.supports(self.rnn, vectors, torch_state):
+            # training the RNN or GRU on CPU: the same results as self.rnn, several times faster
+            outputs, new_state = fastcells.run(self.rnn, vectors, torch_state)
+        else:
+            outputs, new_state = self.rnn(vectors, torch_state)  # (batch, time, hidden)
         logits = self.head(outputs)  # (batch, time, vocab)
         return logits, (tuple(new_state) if self.is_lstm else (new_state,))
 
