@@ -36,6 +36,10 @@ MAX_BYTES = 2 * 1024**3  # a checkpoint of this project is kilobytes to megabyte
 # Used only to explain a file safetensors refused.
 PICKLE_SIGNATURES = {b"\x80": "a Python pickle", b"PK\x03\x04": "a torch.save zip archive (pickles inside)"}
 REQUIRED = ("format", "format_version", "model_config", "vocab", "tensor_sha256")
+# A SHA-256 of every other metadata string: tensor_sha256 guards the tensors only, and one flipped
+# bit in the vocabulary (["p"] -> ["q"]) or the config still parses. Optional, so files written
+# before it existed still load (unguarded); every file saved now carries it.
+METADATA_SHA256 = "metadata_sha256"
 
 
 def checkpoints_dir() -> Path:
@@ -57,6 +61,12 @@ def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return digest.hexdigest()
+
+
+def metadata_digest(strings: dict[str, str]) -> str:
+    """SHA-256 over the metadata strings (all but metadata_sha256 itself), as sorted, ASCII-escaped JSON."""
+    rest = {key: value for key, value in strings.items() if key != METADATA_SHA256}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode("ascii")).hexdigest()
 
 
 def _jsonable(value: Any) -> Any:
@@ -82,13 +92,14 @@ def save_checkpoint(model: CharModel, path: str | os.PathLike, **metadata: Any) 
         "versions": {"charmodels": _version(), "torch": torch.__version__},
     }
     for key, value in metadata.items():
-        if key in header:
+        if key in header or key == METADATA_SHA256:
             raise ValueError(f"metadata key {key!r} is reserved for the checkpoint format")
         header[key] = _jsonable(value)
     try:
         strings = {key: json.dumps(value, ensure_ascii=False) for key, value in header.items()}
     except TypeError as error:
         raise ValueError(f"checkpoint metadata must be JSON-serialisable: {error}") from error
+    strings[METADATA_SHA256] = json.dumps(metadata_digest(strings))
     data = save_tensors(tensors, metadata=strings)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -162,10 +173,12 @@ def _reachable(endpoint: str, timeout: float = 3.0) -> bool:
 def read_metadata(path_or_name: str | os.PathLike) -> dict[str, Any]:
     """The checked metadata of a checkpoint, decoded from JSON, without building a model."""
     path = resolve(path_or_name)
-    return _read(path)[1]
+    _, meta, raw = _read(path)
+    _check_metadata_digest(path, raw)
+    return meta
 
 
-def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, str]]:
     if not path.exists():
         raise CheckpointError(path, "file not found")
     if not path.is_file():
@@ -201,13 +214,19 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         )
     if tensor_digest(tensors) != meta["tensor_sha256"]:
         raise CheckpointError(path, "tensor data does not match its recorded SHA-256: the file is corrupted")
-    return tensors, meta
+    return tensors, meta, raw
+
+
+def _check_metadata_digest(path: Path, raw: dict[str, str]) -> None:
+    """Checked last, so that a more specific problem (shapes, vocabulary) is the one named."""
+    if METADATA_SHA256 in raw and raw[METADATA_SHA256] != json.dumps(metadata_digest(raw)):
+        raise CheckpointError(path, "metadata does not match its recorded SHA-256: the file is corrupted")
 
 
 def load_checkpoint(path_or_name: str | os.PathLike) -> CharModel:
     """Load a checkpoint as a ready model; its metadata is in ``model.info``."""
     path = resolve(path_or_name)
-    tensors, meta = _read(path)
+    tensors, meta, raw = _read(path)
     try:
         config = ModelConfig(**meta["model_config"])
     except (TypeError, ValueError) as error:
@@ -218,8 +237,9 @@ def load_checkpoint(path_or_name: str | os.PathLike) -> CharModel:
         raise CheckpointError(path, f"invalid vocabulary: {error}") from error
     if vocab.chars != meta["vocab"]:
         raise CheckpointError(path, "invalid vocabulary: it must list each character once, in sorted order")
-    model = CharModel(config, vocab)
-    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    with torch.device("meta"):  # shapes only: a tiny file claiming a huge config must not allocate it
+        skeleton = CharModel(config, vocab)
+    expected = {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}
     found = {name: tuple(t.shape) for name, t in tensors.items()}
     if expected.keys() != found.keys():
         extra, absent = sorted(found.keys() - expected.keys()), sorted(expected.keys() - found.keys())
@@ -227,6 +247,8 @@ def load_checkpoint(path_or_name: str | os.PathLike) -> CharModel:
     for name, shape in expected.items():
         if found[name] != shape:
             raise CheckpointError(path, f"tensor {name} has shape {found[name]}, the config needs {shape}")
+    _check_metadata_digest(path, raw)
+    model = CharModel(config, vocab)  # now as large as the file's own tensors, no larger
     model.load_state_dict(tensors, strict=True)
     model.eval()
     model.info = {**meta, "path": str(path)}

@@ -59,10 +59,15 @@ def check_sampling(length: int, temperature: float, top_k: int | None, top_p: fl
         raise ValueError(f"length must be a whole number, got {length!r}")
     if not 0 <= length <= MAX_LENGTH:
         raise ValueError(f"length must be from 0 to {MAX_LENGTH:,}, got {length:,}")
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or math.isnan(temperature):
+    # `temperature != temperature` tests for NaN: math.isnan(10**400) would raise OverflowError
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature != temperature:
         raise ValueError(f"temperature must be a number, got {temperature!r}")
     if not 0 <= temperature <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must be from 0 (greedy) to {MAX_TEMPERATURE:g}, got {temperature:g}")
+        try:
+            shown = f"{temperature:g}"
+        except OverflowError:  # an int too large for a float
+            shown = f"about {'-' if temperature < 0 else ''}10^{int(abs(temperature).bit_length() * math.log10(2))}"
+        raise ValueError(f"temperature must be from 0 (greedy) to {MAX_TEMPERATURE:g}, got {shown}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"top_k must be a whole number of at least 1 (or None for off), got {top_k!r}")
     if top_p is not None:
@@ -134,7 +139,11 @@ def generate(
     """
     check_sampling(length, temperature, top_k, top_p)
     ids = check_prompt(model, prompt)
-    return _steps(model, ids, length, temperature, top_k, top_p, np.random.default_rng(seed))
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError):  # numpy refuses 1.5, -1, "abc" with a TypeError or its own wording
+        raise ValueError(f"seed must be a whole number from 0 (or None for a random seed), got {seed!r}") from None
+    return _steps(model, ids, length, temperature, top_k, top_p, rng)
 
 
 def _steps(model, ids, length, temperature, top_k, top_p, rng) -> Iterator[Step]:

@@ -49,6 +49,8 @@ _lock = threading.Lock()
 
 def get_model(checkpoint: str) -> CharModel:
     """A shipped name (`goethe-lstm`), an upload key, or `hf://owner/repo/file.safetensors`."""
+    if checkpoint is not None and not isinstance(checkpoint, str):  # the API is JSON: a number can arrive
+        raise ValueError(f"the checkpoint must be a name such as goethe-lstm, got {type(checkpoint).__name__}")
     key = (checkpoint or "").strip()
     with _lock:
         if key in _models:
@@ -85,6 +87,8 @@ def start_char(model: CharModel) -> str:
 
 def prepare_prompt(model: CharModel, prompt: str | None, lang: str = "en") -> tuple[str, list[str]]:
     """The prompt the model can read, and notes saying what was changed and why."""
+    if prompt is not None and not isinstance(prompt, str):  # the API is JSON: a number can arrive
+        raise ValueError(f"the prompt must be text, got {type(prompt).__name__}")
     text = prompt or ""
     notes = []
     unknown = model.vocab.unknown(text)
