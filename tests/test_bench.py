@@ -44,3 +44,34 @@ def test_generation_quick_writes_its_rows(tmp_path: Path) -> None:
 
     threads = rows["generation.torch_threads"]["value"]
     assert isinstance(threads, int) and threads >= 1
+
+
+def test_app_benchmarks_quick_write_their_rows(tmp_path: Path) -> None:
+    """cold_start and app_latency start real servers on 127.0.0.1 (about 30 s quick)."""
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "cold_start", "app_latency", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["benchmarks"] == ["cold_start", "app_latency"]
+    rows = {r["name"]: r for r in result["rows"]}
+    assert all(set(r) == KEYS for r in rows.values())
+
+    for name in ("cold_start.app.first_page_s", "app_latency.next_chars.c1.p50_ms", "app_latency.next_chars.c8.p50_ms"):
+        timed = rows[name]
+        for key in ("value", "baseline", "ratio"):
+            number = timed[key]
+            assert isinstance(number, (int, float)) and not isinstance(number, bool), (name, key, number)
+            assert math.isfinite(number) and number > 0, (name, key, number)
+    assert isinstance(rows["cold_start.app_extra_s"]["meets_target"], bool)
+    assert isinstance(rows["cold_start.app.torch_before_page"]["value"], bool)
+    for clients in (1, 8):  # every request answered, by the app and by the no-op
+        errors = rows[f"app_latency.next_chars.c{clients}.errors"]
+        assert errors["value"] == 0 and errors["baseline"] == 0, errors
+    assert rows["app_latency.generate.identical_text"]["value"] is True, rows["app_latency.generate.identical_text"]
+    assert rows["app_latency.generate.total_s"]["value"] > 0
