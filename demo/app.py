@@ -219,6 +219,7 @@ i18n = gr.I18n(
 )
 
 CSS = """
+/* Gradio 6.31 scopes these rules to its container; the projector overrides need !important to win */
 #cm-about pre, #cm-about code { white-space: pre-wrap !important; word-break: break-word; }
 .cm-shaded { font-family: var(--font-mono); font-size: 1.1em; line-height: 1.9; white-space: normal; word-break: break-all; }
 .cm-prompt { color: var(--body-text-color-subdued); }
@@ -228,14 +229,14 @@ CSS = """
 body.projector .gradio-container { --body-text-size: 26px; --text-md: 26px; --text-lg: 30px; --text-xl: 38px;
   --input-text-size: 28px; --block-label-text-size: 22px; --block-title-text-size: 24px; --button-large-text-size: 26px;
   --body-text-color: #000; --block-label-text-color: #000; --body-background-fill: #fff; max-width: 100% !important; }
-body.projector .cm-shaded { font-size: 34px; }
-body.projector .cm-prompt { color: #444; }
-body.projector #cm-about pre, body.projector #cm-about code { font-size: 22px; }
+body.projector .cm-shaded { font-size: 34px !important; }
+body.projector .cm-prompt { color: #444 !important; }
+body.projector #cm-about pre, body.projector #cm-about code { font-size: 22px !important; }
 body.projector button[role="tab"] { font-size: 24px !important; }
 body.projector #cm-cell label span, body.projector #cm-corpus input { font-size: 24px !important; }
-body.projector #cm-bars h2 { margin-top: 18px; }
+body.projector #cm-bars h2 { margin-top: 18px !important; }
 .cm-heat-wrap { overflow-x: auto; }
-.cm-heat { border-collapse: collapse; font-family: var(--font-mono); }
+.cm-heat { border-collapse: collapse; font-family: var(--font-mono); width: max-content; }  /* scroll, never squeeze */
 .cm-heat td { width: 16px; min-width: 16px; height: 14px; padding: 0; border: 1px solid rgba(0,0,0,0.04); }
 .cm-heat th { font-weight: normal; padding: 0 1px; font-size: 13px; text-align: center; }
 .cm-heat th.cm-unit { font-size: 10px; color: var(--body-text-color-subdued); text-align: right; padding-right: 4px; }
@@ -246,13 +247,13 @@ body.projector #cm-bars h2 { margin-top: 18px; }
 .cm-saliency { margin: 10px 0; font-family: var(--font-mono); font-size: 1.1em; line-height: 1.9; }
 .cm-saliency span { border-radius: 3px; padding: 1px 0; }
 .cm-saliency-title { font-family: var(--font-sans); font-weight: 600; }
-body.projector .cm-heat td { width: 24px; min-width: 24px; height: 20px; }
-body.projector .cm-heat th { font-size: 22px; }
-body.projector .cm-saliency { font-size: 30px; }
+body.projector .cm-heat td { width: 24px !important; min-width: 24px !important; height: 20px !important; }
+body.projector .cm-heat th { font-size: 22px !important; }
+body.projector .cm-saliency { font-size: 30px !important; }
 .cm-snapshot { font-family: var(--font-mono); font-size: 1.1em; line-height: 1.8; }
 .cm-snapshot .cm-wrong { background: rgba(220,38,38,0.85); color: #fff; border-radius: 3px; }
 .cm-snapshot-title { color: var(--body-text-color-subdued); }
-body.projector .cm-snapshot { font-size: 30px; }
+body.projector .cm-snapshot { font-size: 30px !important; }
 """
 
 # Projector mode by URL (?projector) and by button; Korean/English follows the browser.
@@ -705,8 +706,11 @@ with gr.Blocks(title="charmodels") as demo:
     private = {"api_visibility": "private"}
 
     # first the browser's language (for messages the functions write), then the first model
+    # (checkpoint.change does not fire for the value the page starts with: the inside pickers are filled here too)
     demo.load(language, [lang], [lang], js=BROWSER_LANGUAGE, **private).then(
         select_model, [corpus, cell, lang], model_outputs, **private
+    ).then(on_model_inside, [checkpoint, lang], [which, layer], **private).then(
+        lambda text: text, [prompt], [inside_prompt], **private
     )
     corpus.input(select_corpus, [corpus, cell, lang], [about, *model_outputs], **private)
     cell.input(select_model, [corpus, cell, lang, prompt], model_outputs, **private)
