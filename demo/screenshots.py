@@ -1,6 +1,6 @@
 """Take the README's screenshots of the real app in a real headless Chromium.
 
-    python demo/screenshots.py               # writes demo/screenshots/*.png
+    python demo/screenshots.py               # writes demo/screenshots/*.png (eight of them)
     python demo/screenshots.py --out /tmp/s  # somewhere else
 
 Launches demo/app.py on a free localhost port (as the tests do) and drives Debian's
@@ -90,6 +90,22 @@ def shoot(page, path: Path) -> None:
     print(f"{path}  {path.stat().st_size / 1024:.0f} KB")
 
 
+def shoot_part(page, path: Path, top: str, bottom: str, left: str | None = None, margin: int = 10) -> None:
+    """A full-page screenshot clipped from the top of `top` to the bottom of `bottom` (and from the left of `left`)."""
+    box = page.evaluate(
+        """([top, bottom, left, m]) => {
+          const r = s => document.querySelector(s).getBoundingClientRect();
+          const y = r(top).top + window.scrollY - m, x = left ? Math.max(0, r(left).left + window.scrollX - m) : 0;
+          return {x, y, width: document.documentElement.clientWidth - x, height: r(bottom).bottom + window.scrollY + m - y};
+        }""",
+        [top, bottom, left, margin],
+    )
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(path), full_page=True, clip=box)
+    print(f"{path}  {path.stat().st_size / 1024:.0f} KB  ({box['width']:.0f}x{box['height']:.0f})")
+
+
 def predict(browser, url: str, out: Path) -> None:
     from playwright.sync_api import expect
 
@@ -162,6 +178,62 @@ def card(browser, url: str, out: Path) -> None:
     page.context.close()
 
 
+GOETHE_LONG = "Knowing is not enough; we must apply. Willing is not enough; we must "
+
+
+def inside(browser, url: str, out: Path) -> None:
+    from playwright.sync_api import expect
+
+    def which_offers(option: str) -> None:
+        page.locator("#cm-which input").click()
+        expect(page.get_by_role("option", name=option)).to_be_visible(timeout=WAIT)
+        page.keyboard.press("Escape")
+
+    page = open_page(browser, url, "en-US", 1280, 800)
+    page.get_by_role("tab", name="Inside").click()
+    # on load the Inside tab takes the page's prompt and the model's gates: wait, then ours
+    expect(page.locator("#cm-inside-prompt textarea")).to_have_value(page.locator(PROMPT).input_value(), timeout=WAIT)
+    which_offers("forget gate f")
+    page.locator("#cm-inside-prompt textarea").fill(GOETHE_LONG)
+    page.locator("#cm-inside").click()
+    page.locator("#cm-heat table.cm-heat").wait_for()
+    expect(page.locator("#cm-vectors .cm-vector")).to_have_count(6, timeout=WAIT)  # the LSTM's h, c, i, f, g, o
+    expect(page.locator("#cm-saliency .cm-saliency")).to_have_count(3, timeout=WAIT)
+    # the heatmap is wider than the page: show its end, where the outlined last step is
+    page.evaluate("document.querySelector('#cm-heat .cm-heat-wrap').scrollLeft = 1e6")
+    # the prompt, the heatmap, one step's vectors and the saliency of all three cells
+    shoot_part(page, out / "inside.png", top="#cm-inside-prompt", bottom="#cm-saliency", left="[role=tablist]")
+    page.context.close()
+
+
+def train(browser, url: str, out: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url, "en-US", 1280, 800)
+    page.get_by_role("tab", name="Train your own").click()
+    page.locator("#cm-train-text textarea").fill("The quick brown fox jumps over the lazy dog.")
+    page.locator("#cm-train").click()
+    expect(page.locator("#cm-train-status")).to_contain_text("done", timeout=150_000)
+    page.locator("#cm-train-download a[download]").wait_for()
+    expect(page.locator("#cm-about")).to_contain_text("quick brown fox", timeout=WAIT)  # now the page's model
+    page.locator("#cm-train-view .cm-snapshot").wait_for()
+    shoot_part(page, out / "train.png", top="[role=tablist]", bottom="#cm-train-download")
+    page.context.close()
+
+
+def lab(browser, url: str, out: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url, "en-US", 1280, 800)
+    page.get_by_role("tab", name="Memory lab").click()
+    expect(page.locator("#cm-lab-plot .mark-line path")).to_have_count(3, timeout=WAIT)  # the plain recipe
+    expect(page.locator("#cm-lab-table")).to_contain_text("L=80", timeout=WAIT)
+    page.locator("#cm-lab-run").click()  # the defaults: RNN, L = 10, 600 steps, seed 0
+    expect(page.locator("#cm-lab-result")).to_contain_text("accuracy", timeout=90_000)
+    shoot_part(page, out / "lab.png", top="[role=tablist]", bottom="#cm-lab-result ~ *", left="[role=tablist]")
+    page.context.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=HERE / "screenshots", help="folder for the PNGs")
@@ -175,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                for take in (predict, compare, korean, projector, card):
+                for take in (predict, compare, korean, projector, card, inside, train, lab):
                     take(browser, url, args.out)
             finally:
                 browser.close()

@@ -1,8 +1,9 @@
 """Fixtures for the real-component tests of the Gradio app (demo/app.py).
 
 One real server per test session on a free localhost port, driven by real
-gradio_client clients (test_api.py) and a real headless Chromium (test_browser.py).
-No mocks anywhere.
+gradio_client clients (test_api.py) and a real headless Chromium (test_browser*.py:
+Debian's /usr/bin/chromium driven by Playwright, one browser per module, a fresh
+context per test). No mocks anywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+PAGE_WAIT = 20_000  # ms: a page's default timeout; generous, the machine is shared
+PROMPT = "#cm-prompt textarea"
+TOP = "#cm-bars [data-testid=label-output-value]"
 DEMO = ROOT / "demo"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 if str(DEMO) not in sys.path:
@@ -68,3 +74,83 @@ def artifacts() -> Path:
     """tests/artifacts/ (gitignored): screenshots of the browser tests."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# ---- the browser (test_browser.py, test_browser_tabs.py) ----
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser, locale: str, width: int = 1280, height: int = 800):
+    context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_WAIT)
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    page = new_page(browser, "en-US")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def page_ko(browser):
+    page = new_page(browser, "ko-KR")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def make_page(browser):
+    """More pages in one test: make_page(locale="en-US", width=1280, height=800); all closed afterwards."""
+    pages = []
+
+    def make(locale: str = "en-US", width: int = 1280, height: int = 800):
+        pages.append(new_page(browser, locale, width, height))
+        return pages[-1]
+
+    yield make
+    for made in pages:
+        made.context.close()
+
+
+def _open_app(page, url: str, first_top: str | None = "a") -> None:
+    """Load the page and wait until the first model has answered (networkidle never fires on Gradio)."""
+    from playwright.sync_api import expect
+
+    page.goto(url, wait_until="load")
+    page.locator("#cm-bars").wait_for()
+    expect(page.locator(PROMPT)).not_to_have_value("")  # the corpus's default prompt arrived
+    if first_top is not None:
+        expect(page.locator(TOP)).to_have_text(first_top)
+
+
+def _top_char(client, checkpoint: str, prompt: str) -> str:
+    """The most likely next character as the bars show it, asked of the same server through its API."""
+    probs, _ = client.predict(checkpoint, prompt, api_name="/next_chars")
+    char = next(iter(probs))
+    return {" ": "␣", "\n": "⏎"}.get(char, char)
+
+
+@pytest.fixture(scope="session")
+def open_app():
+    """open_app(page, url, first_top="a"): load the app and wait for its first answer."""
+    return _open_app
+
+
+@pytest.fixture(scope="session")
+def top_char():
+    """top_char(client, checkpoint, prompt): the top of the bars, as the API computes it."""
+    return _top_char

@@ -1,6 +1,7 @@
 """The page in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
 
-One browser per module; each test gets a fresh context (en-US or ko-KR). Expected
+One browser per module; each test gets a fresh context (en-US or ko-KR): the fixtures
+browser, page, page_ko, open_app and top_char live in conftest.py. Expected
 values come from the same server through gradio_client, never from hard-coded guesses
 where the model decides. Screenshots go to tests/artifacts/ (gitignored).
 """
@@ -13,13 +14,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from charmodels.corpora import CORPORA
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 WAIT = 20_000  # ms: generous, the machine is shared
 GOETHE_LONG = "Knowing is not enough; we must apply. Willing is not enough; we must "
 
@@ -34,53 +34,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def new_page(browser, locale: str, width: int = 1280, height: int = 800) -> Page:
-    context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(WAIT)
-    return page
-
-
-@pytest.fixture
-def page(browser):
-    page = new_page(browser, "en-US")
-    yield page
-    page.context.close()
-
-
-@pytest.fixture
-def page_ko(browser):
-    page = new_page(browser, "ko-KR")
-    yield page
-    page.context.close()
-
-
-def open_app(page: Page, url: str, first_top: str | None = "a") -> None:
-    """Load the page and wait until the first model has answered (networkidle never fires on Gradio)."""
-    page.goto(url, wait_until="load")
-    page.locator("#cm-bars").wait_for()
-    expect(page.locator(PROMPT)).not_to_have_value("")  # the corpus's default prompt arrived
-    if first_top is not None:
-        expect(page.locator(TOP)).to_have_text(first_top)
-
-
-def top_char(client, checkpoint: str, prompt: str) -> str:
-    probs, _ = client.predict(checkpoint, prompt, api_name="/next_chars")
-    char = next(iter(probs))
-    return {" ": "␣", "\n": "⏎"}.get(char, char)
-
-
-def test_bars_follow_the_prompt_as_it_is_typed_deleted_and_pasted(page, server_url, artifacts):
+def test_bars_follow_the_prompt_as_it_is_typed_deleted_and_pasted(page, server_url, artifacts, open_app):
     open_app(page, server_url)
     prompt = page.locator(PROMPT)
     # typed key by key
@@ -105,7 +59,7 @@ def test_bars_follow_the_prompt_as_it_is_typed_deleted_and_pasted(page, server_u
     expect(page.locator(TOP)).to_have_text("n")
 
 
-def test_generate_streams_a_shaded_continuation(page, server_url, client, artifacts):
+def test_generate_streams_a_shaded_continuation(page, server_url, client, artifacts, open_app):
     open_app(page, server_url)
     page.locator(PROMPT).fill("Willing")
     expect(page.locator(TOP)).to_have_text("␣")
@@ -124,7 +78,7 @@ def test_generate_streams_a_shaded_continuation(page, server_url, client, artifa
     expect(page.get_by_text(f"Step 3: wrote '{expected[2]}'")).to_be_visible()
 
 
-def test_stop_ends_a_long_generation(page, server_url):
+def test_stop_ends_a_long_generation(page, server_url, open_app):
     open_app(page, server_url)
     page.get_by_label("number input for Characters to write").fill("2000")
     page.get_by_label("number input for Characters to write").press("Tab")
@@ -143,7 +97,7 @@ def test_stop_ends_a_long_generation(page, server_url):
     assert 50 <= written < 2000
 
 
-def test_sampling_settings_reach_the_model(page, server_url, client):
+def test_sampling_settings_reach_the_model(page, server_url, client, open_app):
     open_app(page, server_url)
     page.locator(PROMPT).fill("O")  # not in goethe's vocabulary: starts from K
     page.get_by_label("number input for Characters to write").fill("40")
@@ -159,7 +113,7 @@ def test_sampling_settings_reach_the_model(page, server_url, client):
     expect(page.get_by_text("Temperature 1.5")).to_be_visible()  # the inspector explains the reshaping
 
 
-def test_projector_mode_by_button_and_by_url(page, server_url, artifacts):
+def test_projector_mode_by_button_and_by_url(page, server_url, artifacts, open_app):
     open_app(page, server_url)
     size = "() => parseFloat(getComputedStyle(document.querySelector('#cm-prompt textarea')).fontSize)"
     normal = page.evaluate(size)
@@ -195,7 +149,7 @@ def fonts_used(page: Page, selector: str) -> list[str]:
     return [font["familyName"] for font in fonts]
 
 
-def test_korean_interface_and_the_korean_corpus(page_ko, server_url, client, artifacts):
+def test_korean_interface_and_the_korean_corpus(page_ko, server_url, client, artifacts, open_app, top_char):
     page = page_ko
     open_app(page, server_url)
     expect(page.locator("#cm-generate")).to_have_text("생성")
@@ -229,7 +183,7 @@ def test_korean_interface_and_the_korean_corpus(page_ko, server_url, client, art
     expect(page.locator("#cm-card")).to_contain_text("tsingtao")
 
 
-def test_compare_tab_example_button(page, server_url, client, artifacts):
+def test_compare_tab_example_button(page, server_url, client, artifacts, open_app):
     open_app(page, server_url)
     page.get_by_role("tab", name="RNN vs LSTM vs GRU").click()
     page.locator("#cm-example").click()
@@ -244,7 +198,7 @@ def test_compare_tab_example_button(page, server_url, client, artifacts):
     page.screenshot(path=str(artifacts / "browser-compare.png"), full_page=True)
 
 
-def test_model_card_follows_the_cell_picker(page, server_url):
+def test_model_card_follows_the_cell_picker(page, server_url, open_app):
     open_app(page, server_url)
     page.get_by_role("tab", name="Model card & training").click()
     card = page.locator("#cm-card")
@@ -266,7 +220,7 @@ def test_model_card_follows_the_cell_picker(page, server_url):
     expect(card).to_contain_text("GRU")
 
 
-def test_uploading_a_checkpoint_in_the_page(page, server_url, client, tmp_path):
+def test_uploading_a_checkpoint_in_the_page(page, server_url, client, tmp_path, open_app, top_char):
     mine = tmp_path / "mine.safetensors"
     shutil.copyfile(ROOT / "checkpoints" / "tsingtao-gru.safetensors", mine)
     open_app(page, server_url)
@@ -279,7 +233,7 @@ def test_uploading_a_checkpoint_in_the_page(page, server_url, client, tmp_path):
     expect(page.locator(TOP)).to_have_text(top_char(client, "tsingtao-gru", "나는 한국"))
 
 
-def test_uploading_a_file_that_is_not_a_checkpoint_shows_an_error(page, server_url, tmp_path):
+def test_uploading_a_file_that_is_not_a_checkpoint_shows_an_error(page, server_url, tmp_path, open_app):
     bad = tmp_path / "notes.safetensors"
     bad.write_text("this is not a model\n", encoding="utf-8")
     open_app(page, server_url)
