@@ -232,7 +232,7 @@ body.projector .gradio-container { --body-text-size: 26px; --text-md: 26px; --te
 body.projector .cm-shaded { font-size: 34px !important; }
 body.projector .cm-prompt { color: #444 !important; }
 body.projector #cm-about pre, body.projector #cm-about code { font-size: 22px !important; }
-body.projector button[role="tab"] { font-size: 24px !important; }
+body.projector button[role="tab"] { font-size: 17px !important; padding-left: 6px !important; padding-right: 6px !important; }
 body.projector #cm-cell label span, body.projector #cm-corpus input { font-size: 24px !important; }
 body.projector #cm-bars h2 { margin-top: 18px !important; }
 .cm-heat-wrap { overflow-x: auto; }
@@ -437,7 +437,7 @@ def on_model_inside(checkpoint: str, lang: str):
     layers = model.config.layers
     return (
         gr.Dropdown(choices=state_choices(model.config.cell, lang), value="h"),
-        gr.Slider(minimum=1, maximum=max(layers, 2), value=1, step=1, interactive=layers > 1),
+        gr.Slider(minimum=1, maximum=max(layers, 2), value=1, step=1, interactive=layers > 1, visible=layers > 1),
     )
 
 
@@ -641,7 +641,7 @@ with gr.Blocks(title="charmodels") as demo:
                         inside_prompt = gr.Textbox(label=i18n("prompt"), lines=2, scale=3, elem_id="cm-inside-prompt")
                         with gr.Column(scale=1, min_width=200):
                             which = gr.Dropdown(choices=[("h", "h")], value="h", label=i18n("state_pick"), elem_id="cm-which")
-                            layer = gr.Slider(1, 2, value=1, step=1, label=i18n("layer"), interactive=False)
+                            layer = gr.Slider(1, 2, value=1, step=1, label=i18n("layer"), interactive=False, visible=False)
                     inside_button = gr.Button(i18n("inside_button"), variant="primary", elem_id="cm-inside")
                     inside_title = gr.Markdown()
                     heat = gr.HTML(elem_id="cm-heat")
@@ -655,7 +655,7 @@ with gr.Blocks(title="charmodels") as demo:
                     with gr.Row():
                         with gr.Column(scale=3):
                             train_text = gr.Textbox(label=i18n("train_text"), lines=6, max_lines=12, elem_id="cm-train-text")
-                            train_file = gr.File(label=i18n("train_file"), file_types=[".txt"], type="filepath", height=90)
+                            train_file = gr.File(label=i18n("train_file"), file_types=[".txt"], type="filepath", height=130)
                         with gr.Column(scale=2, min_width=240):
                             train_name = gr.Textbox(value="mytext", label=i18n("train_name"), max_lines=1)
                             train_cell = gr.Radio(choices=CELL_CHOICES, value="lstm", label=i18n("cell"))
@@ -666,7 +666,7 @@ with gr.Blocks(title="charmodels") as demo:
                         train_button = gr.Button(i18n("train"), variant="primary", elem_id="cm-train")
                         train_stop = gr.Button(i18n("stop"), variant="stop", elem_id="cm-train-stop")
                     train_status = gr.Markdown(elem_id="cm-train-status")
-                    train_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=220)
+                    train_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=280)
                     train_view = gr.HTML(elem_id="cm-train-view")
                     train_download = gr.File(label=i18n("train_download"), interactive=False, elem_id="cm-train-download")
                     job_id = gr.State(None)
@@ -676,7 +676,7 @@ with gr.Blocks(title="charmodels") as demo:
                         choices=[(note, name) for name, note in LAB_NOTES.items()], value="main", label=i18n("lab_grid")
                     )
                     lab_plot = gr.LinePlot(
-                        x="gap", y="accuracy", color="cell", label=i18n("lab_accuracy"), height=300, y_lim=[0.4, 1.02],
+                        x="gap", y="accuracy", color="cell", label=i18n("lab_accuracy"), height=380, y_lim=[0.4, 1.02],
                         color_map=CELL_COLORS,
                         elem_id="cm-lab-plot",
                     )
@@ -693,7 +693,7 @@ with gr.Blocks(title="charmodels") as demo:
                         lab_button = gr.Button(i18n("lab_run"), variant="primary", elem_id="cm-lab-run")
                         lab_stop = gr.Button(i18n("stop"), variant="stop")
                     lab_result = gr.Markdown(elem_id="cm-lab-result")
-                    lab_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=220)
+                    lab_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=280)
                 with gr.Tab(i18n("tab_card"), id="card"):
                     card = gr.Markdown(elem_id="cm-card")
                     loss_plot = gr.LinePlot(x="step", y="loss", color="attempt", label=i18n("loss"), height=260)
