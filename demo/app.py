@@ -505,13 +505,34 @@ def on_train(text: str, name: str, cell: str, hidden_size, steps, lines: bool, l
 
 
 LAB_NOTES = {
-    "main": "the plain recipe: 600 steps, default initialisation, no curriculum (2 seeds)",
-    "more_seeds": "the plain recipe with 4 more seeds",
-    "lstm_forget_bias_1": "LSTM with its forget gate started open (bias 1), 600 steps",
-    "lstm_forget_bias_1_2000_steps": "LSTM, forget bias 1, 2000 steps",
-    "rnn_2000_steps": "tanh RNN with 2000 steps",
-    "curriculum": "curriculum: the training gap grows from 1 to L over the first 2/3 of 600 steps",
+    "en": {
+        "main": "the plain recipe: 600 steps, default initialisation, no curriculum (2 seeds)",
+        "more_seeds": "the plain recipe with 4 more seeds",
+        "lstm_forget_bias_1": "LSTM with its forget gate started open (bias 1), 600 steps",
+        "lstm_forget_bias_1_2000_steps": "LSTM, forget bias 1, 2000 steps",
+        "rnn_2000_steps": "tanh RNN with 2000 steps",
+        "curriculum": "curriculum: the training gap grows from 1 to L over the first 2/3 of 600 steps",
+    },
+    "ko": {
+        "main": "기본 방법: 600 스텝, 기본 초기화, 커리큘럼 없음 (시드 2개)",
+        "more_seeds": "기본 방법, 시드 4개 더",
+        "lstm_forget_bias_1": "망각 게이트를 열어 두고 시작한 LSTM (편향 1), 600 스텝",
+        "lstm_forget_bias_1_2000_steps": "LSTM, 망각 편향 1, 2000 스텝",
+        "rnn_2000_steps": "tanh RNN, 2000 스텝",
+        "curriculum": "커리큘럼: 600 스텝의 처음 2/3 동안 학습 간격을 1에서 L까지 늘림",
+    },
 }
+LAB_VERDICT = {
+    "en": {"yes": "remembers", "no": "at chance", "partly": "partly", "accuracy": "accuracy", "chance": "chance",
+           "loss": "held-out loss", "params": "parameters", "steps": "steps in", "limit": "stopped at the time limit"},
+    "ko": {"yes": "기억함", "no": "우연 수준", "partly": "일부", "accuracy": "정확도", "chance": "우연",
+           "loss": "검증 손실", "params": "파라미터", "steps": "스텝,", "limit": "시간 제한으로 멈춤"},
+}
+
+
+def lab_choices(code: str):
+    notes = LAB_NOTES[language(code)]
+    return gr.Radio(choices=[(note, name) for name, note in notes.items()])
 
 
 @friendly
@@ -527,17 +548,19 @@ def on_lab_grid(name: str):
 
 
 @friendly
-def on_lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool):
+def on_lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, lang: str):
+    t = LAB_VERDICT[language(lang)]
     for taken, curve, result in backend().lab_run(cell, gap, steps, seed, forget_bias, curriculum):
         loss = loss_frame(curve)
         if result is None:
             yield loss, f"{taken} / {int(steps)} …"
         else:
-            verdict = "remembers" if result.accuracy >= 0.9 else "at chance" if result.accuracy <= 0.6 else "partly"
+            verdict = t["yes"] if result.accuracy >= 0.9 else t["no"] if result.accuracy <= 0.6 else t["partly"]
             yield loss, (
-                f"**{cell.upper()}, L = {int(gap)}: accuracy {result.accuracy:.0%}** ({verdict}; chance {result.chance:.0%}) · "
-                f"held-out loss {result.eval_loss:.3f} · hidden {result.hidden}, {result.parameters:,} parameters · "
-                f"{result.steps} steps in {result.seconds:.1f} s" + (" (stopped at the time limit)" if result.stopped else "")
+                f"**{cell.upper()}, L = {int(gap)}: {t['accuracy']} {result.accuracy:.0%}** ({verdict}; "
+                f"{t['chance']} {result.chance:.0%}) · {t['loss']} {result.eval_loss:.3f} · hidden {result.hidden}, "
+                f"{result.parameters:,} {t['params']} · {result.steps} {t['steps']} {result.seconds:.1f} s"
+                + (f" ({t['limit']})" if result.stopped else "")
             )
 
 
@@ -673,7 +696,7 @@ with gr.Blocks(title="charmodels") as demo:
                 with gr.Tab(i18n("tab_lab"), id="lab"):
                     gr.Markdown(i18n("lab_intro"))
                     lab_grid = gr.Radio(
-                        choices=[(note, name) for name, note in LAB_NOTES.items()], value="main", label=i18n("lab_grid")
+                        choices=[(note, name) for name, note in LAB_NOTES["en"].items()], value="main", label=i18n("lab_grid")
                     )
                     lab_plot = gr.LinePlot(
                         x="gap", y="accuracy", color="cell", label=i18n("lab_accuracy"), height=380, y_lim=[0.4, 1.02],
@@ -711,7 +734,7 @@ with gr.Blocks(title="charmodels") as demo:
         select_model, [corpus, cell, lang], model_outputs, **private
     ).then(on_model_inside, [checkpoint, lang], [which, layer], **private).then(
         lambda text: text, [prompt], [inside_prompt], **private
-    )
+    ).then(lab_choices, [lang], [lab_grid], **private)
     corpus.input(select_corpus, [corpus, cell, lang], [about, *model_outputs], **private)
     cell.input(select_model, [corpus, cell, lang, prompt], model_outputs, **private)
     upload.upload(upload_model, [upload, lang], [corpus, cell, about, *model_outputs], **private)
@@ -763,7 +786,7 @@ with gr.Blocks(title="charmodels") as demo:
     demo.load(on_lab_grid, [lab_grid], [lab_plot, lab_table], **private)
     lab_running = lab_button.click(
         on_lab_run,
-        [lab_cell, lab_gap, lab_steps, lab_seed, lab_forget, lab_curriculum],
+        [lab_cell, lab_gap, lab_steps, lab_seed, lab_forget, lab_curriculum, lang],
         [lab_loss, lab_result],
         concurrency_limit=1,  # one live lab run at a time; others wait their turn (each at most 60 s)
         concurrency_id="lab",
