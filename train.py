@@ -3,14 +3,24 @@
     python train.py                                  # all 8 corpora x rnn, lstm, gru
     python train.py --corpus goethe --cell rnn       # one model
     python train.py --text-file poem.txt --name poem # your own text, any language (UTF-8)
+    python train.py --text-file shakespeare.txt --name shakespeare --time-limit 600
+                                                     # a long text: truncated BPTT, held-out bpc
+    python train.py --text-file shakespeare.txt --name shakespeare --time-limit 1200 --resume
+
+A text of more than 10,000 characters (or any text with --long) is trained in long-text
+mode (charmodels.longtext): mini-batches of truncated backpropagation through time, the
+last --val-fraction held out and its bits per character reported, a checkpoint and a
+training state every --checkpoint-every steps into runs/ (--resume continues exactly).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -18,12 +28,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from charmodels.corpora import CORPORA, Corpus, corpus_from_text
+from charmodels.longtext import LONG_MODEL, LongTextConfig
 from charmodels.model import CELLS, ModelConfig
 from charmodels.training import TrainConfig
 
+ROOT = Path(__file__).resolve().parent
 PRINT_EVERY = 25  # steps between progress lines
 PREDICTION_EVERY = 100  # steps between prediction strings, the seeds' "------ 10 ------"
 BAR_WIDTH = 20
+# Above this many characters a text is trained in long-text mode: evaluate() free-runs the
+# whole text after its first character, and one generate() writes at most 10,000 of them.
+LONG_FROM = 10_000
+LONG_PRINT_SECONDS = 10.0  # seconds between long-text progress lines (and at every validation)
+# long-text flags: (flag, type, help); their defaults are LongTextConfig's
+LONG_FLAGS = [
+    ("--seq-len", int, "characters per window of truncated BPTT"),
+    ("--batch-size", int, "parallel streams, one window of each per step"),
+    ("--val-fraction", float, "the last share of the text held out for validation"),
+    ("--time-limit", float, "stop after this many seconds of training in all (0 = no time limit)"),
+    ("--checkpoint-every", int, "steps between checkpoints + training state (0 = only at the end)"),
+    ("--eval-every", int, "steps between validation measurements (0 = only at the end)"),
+    ("--optimizer", str, "adam, rmsprop or sgd"),
+    ("--decay-start", float, "share of the run after which the learning rate falls linearly to 0 (1 = constant)"),
+    ("--dropout", float, "while training: dropout between stacked layers and before the head"),
+    ("--device", str, "cpu, or cuda / cuda:N when a GPU is present"),
+]
 
 
 @dataclass(frozen=True)
@@ -86,21 +115,27 @@ def run_job(job: Job, messages) -> dict:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    defaults_model, defaults_train = ModelConfig(), TrainConfig()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", action="append", choices=sorted(CORPORA), help="a built-in corpus (repeatable; default: all)")
     parser.add_argument("--cell", action="append", choices=list(CELLS), help="a cell type (repeatable; default: all)")
     parser.add_argument("--text-file", type=Path, help="train on your own UTF-8 text file instead")
     parser.add_argument("--name", help="the name of your text's checkpoints (with --text-file)")
     parser.add_argument("--lines", action="store_true", help="your text is separate lines, each its own sequence")
-    parser.add_argument("--hidden-size", type=int, default=defaults_model.hidden_size)
-    parser.add_argument("--layers", type=int, default=defaults_model.layers)
-    parser.add_argument("--embedding-dim", type=int, default=defaults_model.embedding_dim, help="0 = one-hot input, as in the seeds")
-    parser.add_argument("--lr", type=float, default=defaults_train.lr)
-    parser.add_argument("--max-steps", type=int, default=defaults_train.max_steps, help="steps per attempt")
-    parser.add_argument("--seed", type=int, default=defaults_train.seed)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "checkpoints")
+    model, train, long_model, long_train = ModelConfig(), TrainConfig(), LONG_MODEL, LongTextConfig(max_steps=1)
+    parser.add_argument("--hidden-size", type=int, help=f"default {model.hidden_size} (long texts: {long_model.hidden_size})")
+    parser.add_argument("--layers", type=int, help=f"default {model.layers} (long texts: {long_model.layers})")
+    parser.add_argument("--embedding-dim", type=int, help="0 = one-hot input, as in the seeds (default)")
+    parser.add_argument("--lr", type=float, help=f"default {train.lr:g} (long texts: {long_train.lr:g})")
+    parser.add_argument("--max-steps", type=int, help="steps per attempt, default 300 (long texts: steps in all, no default)")
+    parser.add_argument("--seed", type=int, help=f"default {train.seed}")
+    parser.add_argument("--out", type=Path, help="default checkpoints/ (long texts: runs/)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="models trained at once")
+    long = parser.add_argument_group("long texts (more than 10,000 characters, or --long)")
+    long.add_argument("--long", action="store_true", help="train --text-file in long-text mode whatever its length")
+    for flag, kind, text in LONG_FLAGS:
+        default = getattr(long_train, flag[2:].replace("-", "_"))
+        long.add_argument(flag, type=kind, help=f"{text} (default {default:g})" if isinstance(default, float) else f"{text} (default {default})")
+    long.add_argument("--resume", action="store_true", help="continue the run saved in --out for --name exactly")
     args = parser.parse_args(argv)
     if args.text_file is not None and not args.name:
         parser.error("--text-file needs --name NAME for its checkpoints")
@@ -108,7 +143,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("choose --corpus or --text-file, not both")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if args.text_file is None and (args.long or args.resume):
+        parser.error("--long and --resume train on --text-file")
     return args
+
+
+def long_flags_given(args: argparse.Namespace) -> list[str]:
+    flags = [flag for flag, _, _ in LONG_FLAGS if getattr(args, flag[2:].replace("-", "_")) is not None]
+    return flags + (["--resume"] if args.resume else [])
 
 
 def corpora_from(args: argparse.Namespace) -> list[Corpus]:
@@ -120,6 +162,10 @@ def corpora_from(args: argparse.Namespace) -> list[Corpus]:
         raise SystemExit(f"cannot read {args.text_file}: {error}") from error
     corpus = corpus_from_text(args.name, text, source=f"the file {args.text_file.name}")
     return [Corpus(corpus.name, corpus.text, corpus.source, args.lines)]
+
+
+def given(value, default):
+    return default if value is None else value
 
 
 def print_table(rows: list[dict]) -> None:
@@ -137,11 +183,26 @@ def print_table(rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        model_config = ModelConfig(
-            cell="lstm", hidden_size=args.hidden_size, layers=args.layers, embedding_dim=args.embedding_dim
-        )
-        train_config = TrainConfig(lr=args.lr, max_steps=args.max_steps, seed=args.seed)
         corpora = corpora_from(args)
+        if args.text_file is not None and (args.long or len(corpora[0].text) > LONG_FROM):
+            why = "--long" if args.long else f"{len(corpora[0].text):,} characters > {LONG_FROM:,}, too long to train as one sequence"
+            print(f"long-text mode ({why}): truncated BPTT, validation on the last part of the text", flush=True)
+            return main_long(args, corpora[0])
+        if long_flags_given(args):
+            raise ValueError(f"{', '.join(long_flags_given(args))} apply to long-text training: add --long")
+        defaults_model, defaults_train = ModelConfig(), TrainConfig()
+        model_config = ModelConfig(
+            cell="lstm",
+            hidden_size=given(args.hidden_size, defaults_model.hidden_size),
+            layers=given(args.layers, defaults_model.layers),
+            embedding_dim=given(args.embedding_dim, defaults_model.embedding_dim),
+        )
+        train_config = TrainConfig(
+            lr=given(args.lr, defaults_train.lr),
+            max_steps=given(args.max_steps, defaults_train.max_steps),
+            seed=given(args.seed, defaults_train.seed),
+        )
+        args.out = given(args.out, ROOT / "checkpoints")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -186,6 +247,95 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
+    """One model on a long text: truncated BPTT, held-out bpc, checkpoints and --resume."""
+    from charmodels.checkpoint import CheckpointError
+    from charmodels.longtext import read_train_state, state_path, train_long
+
+    if args.cell and len(args.cell) > 1:
+        raise ValueError("long-text training trains one model: give one --cell")
+    if args.lines:
+        raise ValueError("--lines is for short texts of separate lines; a long text is read as one stream")
+    out = given(args.out, ROOT / "runs")
+    path = out / f"{corpus.name}-{(args.cell or [LONG_MODEL.cell])[0]}.safetensors"
+    flags = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, _, _ in LONG_FLAGS}
+    flags.update(lr=args.lr, max_steps=args.max_steps, seed=args.seed)
+    model_flags = {"cell": args.cell[0] if args.cell else None, "hidden_size": args.hidden_size, "layers": args.layers}
+    model_flags["embedding_dim"] = args.embedding_dim
+    if args.resume:  # the run's own recipe and model, unless a flag says otherwise (train_long refuses a changed recipe)
+        try:
+            _, state = read_train_state(state_path(path))
+        except CheckpointError as error:
+            raise ValueError(f"cannot resume: {error}") from error
+        stored, stored_model = state["config"], state["model_config"]
+        print(f"resuming {path} at step {state['step']:,} ({clock(state['elapsed'])} trained)", flush=True)
+    else:
+        stored, stored_model = {}, LONG_MODEL.to_dict()
+        if args.time_limit is None and args.max_steps is None:
+            raise ValueError("long-text training needs --time-limit SECONDS or --max-steps N (or both)")
+        if path.exists() or state_path(path).exists():
+            raise ValueError(f"{path} or its training state exists already: add --resume to continue it, or choose another --name/--out")
+    config = LongTextConfig(**{**stored, **{k: v for k, v in flags.items() if v is not None}})
+    model_config = ModelConfig(**{**stored_model, **{k: v for k, v in model_flags.items() if v is not None}})
+    print(
+        f"{path.name}: {model_config.layers} x {model_config.hidden_size} {model_config.cell.upper()}, "
+        f"{'one-hot' if not model_config.embedding_dim else f'embedding {model_config.embedding_dim}'}, "
+        f"seq {config.seq_len}, batch {config.batch_size}, {config.optimizer} lr {config.lr:g}"
+        f"{'' if config.decay_start >= 1 else f' (linear to 0 after {config.decay_start:.0%})'}, dropout {config.dropout:g}, "
+        f"last {config.val_fraction:.0%} of {len(corpus.text):,} characters held out, on {config.device}",
+        flush=True,
+    )
+
+    stop = []  # Ctrl-C once: finish this step, save, end; twice: the usual KeyboardInterrupt
+
+    def on_interrupt(signum, frame) -> None:
+        if stop:
+            raise KeyboardInterrupt
+        stop.append(True)
+        print("\nstopping after this step and saving (Ctrl-C again to abort without saving)", flush=True)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    last_print = [0.0]
+
+    def on_step(p) -> bool:
+        now = time.monotonic()
+        if p.step == 1 or p.evaluated or now - last_print[0] >= LONG_PRINT_SECONDS or p.step == p.max_steps:
+            last_print[0] = now
+            limit = f"/{p.max_steps:,}" if p.max_steps else ""
+            val = f"val bpc {p.val_bpc:.4f}" if p.val_bpc is not None else "val bpc -"
+            print(
+                f"step {p.step:,}{limit}  epoch {p.epoch:.2f}  loss {p.recent_loss:.4f} ({p.recent_loss / math.log(2):.3f} bpc)  "
+                f"{val}  lr {p.lr:.2e}  {p.chars_per_s:,.0f} chars/s  {clock(p.elapsed)} elapsed  ETA {clock(p.eta)}"
+                + ("  saved" if p.saved else ""),
+                flush=True,
+            )
+        return not stop
+
+    try:
+        model, history = train_long(corpus, model_config, config, path, on_step, resume=args.resume)
+    except CheckpointError as error:
+        raise ValueError(str(error)) from error
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    print(
+        f"\n{'stopped' if history.stopped else 'done'} ({history.reason}): {history.steps:,} steps, {history.epochs:.2f} epochs, "
+        f"{clock(history.seconds)} of training, {history.chars_per_s:,.0f} chars/s",
+        flush=True,
+    )
+    print(f"train loss      {history.train_loss:.4f} nats ({history.train_loss / math.log(2):.4f} bpc, mean of the last steps)")
+    print(f"validation bpc  {history.val_bpc:.4f} (the last {config.val_fraction:.0%} of the text)")
+    print(f"parameters      {model.num_parameters():,}")
+    print(f"checkpoint      {path}\ntraining state  {state_path(path)} (continue with the same command and --resume)")
     return 0
 
 

@@ -21,7 +21,8 @@ import platform
 import sys
 from typing import Any
 
-BENCHMARKS = ("generation", "train_step", "train_all", "cold_start", "app_latency")  # module names in bench/, in the order they run
+BENCHMARKS = ("generation", "train_step", "train_all", "cold_start", "app_latency", "shakespeare")  # module names in bench/, in the order they run
+OPT_IN = ("shakespeare",)  # run only when named (python -m bench shakespeare): 20 minutes of training
 
 
 def row(

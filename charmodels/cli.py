@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .checkpoint import CheckpointError, load_checkpoint, read_metadata, shipped_names
-from .corpora import CORPORA
+from .corpora import CORPORA, Corpus
 from .metrics import evaluate
 from .recipe import corpus_of
 from .sampling import generate
@@ -16,6 +17,8 @@ from .sampling import generate
 def _list(args: argparse.Namespace) -> int:
     rows = []
     for name in shipped_names():
+        if name.endswith(".train-state"):  # a long-text run's training state beside its checkpoint
+            continue
         meta = read_metadata(name)
         corpus = meta.get("corpus", {})
         rows.append(
@@ -32,6 +35,9 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'name':16s} {'params':>8s} {'tf_acc':>7s} {'recon':>7s} {'bpc':>7s} {'min_p':>6s}")
     for r in rows:
+        if "tf_acc" not in r:  # a long-text checkpoint: measured on held-out text, not by the quality bar
+            print(f"{r['name']:16s} {r['parameters'] or 0:8,d}       -       -       -      -  (long text)")
+            continue
         print(f"{r['name']:16s} {r['parameters'] or 0:8,d} {r['tf_acc']:7.1%} {r['recon']:7.1%} {r['bpc']:7.4f} {r['min_p']:6.3f}")
     return 0
 
@@ -52,8 +58,40 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_long(args: argparse.Namespace, model) -> int:
+    """Validation bpc of a long-text checkpoint on the held-out end of its text, given again."""
+    from .longtext import held_out_bpc, split_text
+
+    record, validation = model.info.get("corpus", {}), model.info["validation"]
+    about = f"{record.get('name')!r} ({record.get('chars', 0):,} characters, sha256 {str(record.get('sha256'))[:12]}…)"
+    if args.text_file is None:
+        raise ValueError(
+            f"this checkpoint was trained on the long text {about}, which it does not carry: "
+            "pass that file with --text-file PATH to measure its validation bpc"
+        )
+    try:
+        text = args.text_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read {args.text_file}: {error}") from error
+    if Corpus("text", text, "").sha256 != record.get("sha256"):
+        raise ValueError(f"{args.text_file} is not the text this checkpoint was trained on, {about}")
+    split = split_text(text, validation["fraction"])
+    bpc = held_out_bpc(model, split.val)
+    result = {"checkpoint": args.checkpoint, "corpus": record.get("name"), "val_bpc": bpc, "val_fraction": validation["fraction"]}
+    result["val_chars"] = len(split.val)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"val_bpc {bpc:.4f} on the held-out last {validation['fraction']:.0%} ({len(split.val):,} characters)")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     model = load_checkpoint(args.checkpoint)
+    if "validation" in model.info:
+        return _eval_long(args, model)
+    if args.text_file is not None:
+        raise ValueError("--text-file is for checkpoints trained on a long text; this one is measured on its own corpus")
     corpus = corpus_of(model) or CORPORA.get(model.info.get("corpus", {}).get("name", ""))
     if corpus is None:
         raise ValueError("this checkpoint does not carry its training text, so there is nothing to measure against")
@@ -96,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=_sample)
     evaluation = commands.add_parser("eval", help="tf_acc, recon, bpc and min_p on the checkpoint's own corpus")
     evaluation.add_argument("checkpoint")
+    evaluation.add_argument("--text-file", type=Path, help="a long-text checkpoint's training text: measures its validation bpc")
     evaluation.add_argument("--json", action="store_true")
     evaluation.set_defaults(run=_eval)
     return parser

@@ -1,0 +1,109 @@
+"""Tiny Shakespeare: validation bpc after ten minutes of training on this CPU, char-rnn's
+default recipe beside charmodels' long-text recipe, both with the last 5% held out.
+
+Opt-in, since it takes 20 minutes (python -m bench runs it only when named):
+
+    python -m bench shakespeare --out bench/shakespeare_results.json   # 2 x 600 s
+    python -m bench shakespeare --quick --out /tmp/shakespeare.json    # 2 x 45 s
+
+The baseline is char-rnn's default recipe (train.lua), re-implemented on charmodels'
+long-text trainer: 2 x 128 LSTM, one-hot input, 50 streams of 50 characters, RMSprop
+(lr 2e-3, decay_rate 0.95), gradient clipping at 5 (here the norm; char-rnn clamps
+each element), hidden state carried across windows, train/val 95/5. Left out: its
+learning-rate decay of 0.97 per epoch after epoch 10 and its uniform(-0.08, 0.08)
+initialisation (torch's default for 128 units is uniform(-0.088, 0.088)).
+
+Both recipes get the same wall-clock budget (validation runs during training count
+against it) and are measured the same way: charmodels.longtext.held_out_bpc over the
+whole held-out part. The machine's load average is recorded beside each run; other
+work on the 2 cores slows a run and costs it steps.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from bench import row
+from charmodels.corpora import Corpus
+from charmodels.longtext import LONG_MODEL, LongTextConfig, train_long
+from charmodels.model import ModelConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+# the shared data folder beside the project; never copied into it
+CORPUS = Path(os.environ.get("CHARMODELS_SHAKESPEARE", ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"))
+SECONDS, QUICK_SECONDS = 600.0, 45.0
+# One torch thread for both recipes. The 2 cores are shared: with other work running, two
+# threads slowed the baseline's steps more than tenfold (1.6 against 24.6 steps/s), as one
+# thread waits for the other at every one of the thousands of small operations per step.
+THREADS = 1
+TARGET_BPC = 2.1  # the issue's target for charmodels' recipe after ten minutes
+CHAR_RNN_REPORTED = 2.36  # the issue's char-rnn re-implementation on this machine: 6,887 steps in 10 minutes
+
+RECIPES = {
+    "char_rnn": (
+        "char-rnn defaults: 2x128 LSTM, one-hot, seq 50, batch 50, RMSprop 2e-3, constant lr",
+        ModelConfig("lstm", hidden_size=128, layers=2),
+        dict(seq_len=50, batch_size=50, lr=2e-3, optimizer="rmsprop", decay_start=1.0, clip=5.0, dropout=0.0, eval_every=1000),
+    ),
+    "charmodels": (
+        "train.py's long-text defaults: 2x256 LSTM, one-hot, seq 50, batch 16, Adam 3e-3, linear decay to 0 over the last 40%, dropout 0.25",
+        LONG_MODEL,
+        dict(eval_every=1000),  # LongTextConfig's defaults are this recipe
+    ),
+}
+
+
+def measure(name: str, text: str, seconds: float) -> dict:
+    description, model_config, settings = RECIPES[name]
+    config = LongTextConfig(**settings, time_limit=seconds, checkpoint_every=1000, val_fraction=0.05)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = Corpus("tinyshakespeare", text, f"the file {CORPUS.name}")
+        model, history = train_long(corpus, model_config, config, Path(folder) / f"shakespeare-{name}.safetensors")
+    return {
+        "description": description,
+        "parameters": model.num_parameters(),
+        "history": history,
+        "load": {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in os.getloadavg()]},
+    }
+
+
+def run(quick: bool) -> list[dict]:
+    if not CORPUS.is_file():
+        raise SystemExit(f"Tiny Shakespeare not found at {CORPUS} (set CHARMODELS_SHAKESPEARE to its path)")
+    text = CORPUS.read_text(encoding="utf-8")
+    seconds = QUICK_SECONDS if quick else SECONDS
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        results = {name: measure(name, text, seconds) for name in RECIPES}
+    finally:
+        torch.set_num_threads(threads)
+    base = results["char_rnn"]["history"].val_bpc
+    rows = []
+    for name, result in results.items():
+        h = result["history"]
+        ours = name == "charmodels"
+        rows.append(
+            row(
+                f"shakespeare.{name}.val_bpc",
+                round(h.val_bpc, 4),
+                "bpc",
+                baseline=round(base, 4) if ours else CHAR_RNN_REPORTED,
+                ratio=round(h.val_bpc / base, 4) if ours else round(h.val_bpc / CHAR_RNN_REPORTED, 4),
+                target=f"<= {TARGET_BPC} after {SECONDS:.0f} s" if ours else None,
+                meets_target=(h.val_bpc <= TARGET_BPC) if ours and not quick else None,
+                notes=f"{result['description']}; {result['parameters']:,} parameters"
+                + ("" if ours else f"; baseline column: the issue's {CHAR_RNN_REPORTED} bpc in 10 minutes"),
+            )
+        )
+        rows.append(row(f"shakespeare.{name}.steps", h.steps, "steps", notes=f"{h.epochs:.2f} epochs in {h.seconds:.1f} s"))
+        rows.append(row(f"shakespeare.{name}.chars_per_s", round(h.chars_per_s), "chars/s", notes=f"{THREADS} torch thread"))
+        rows.append(row(f"shakespeare.{name}.train_loss", round(h.train_loss, 4), "nats", notes="mean of the last 100 steps"))
+        rows.append(row(f"shakespeare.{name}.val_curve", h.val, "(step, bpc)"))
+        rows.append(row(f"shakespeare.{name}.load_average", result["load"], "(1, 5, 15 min)", notes="at the start and end of this run"))
+    return rows
