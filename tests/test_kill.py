@@ -203,7 +203,8 @@ def test_sigkill_at_any_moment_leaves_the_old_or_the_complete_new_checkpoint(tmp
     summary = ", ".join(f"{k.moment} ({k.elapsed:.2f} s): {k.outcome}{' + temp file' if k.left_temp else ''}" for k in kills)
     print(f"\n{len(kills)} kills: {summary}; missed: {missed or 'none'}")
     assert len(kills) >= len(EARLY) + 2, f"only {len(kills)} kills landed: {summary}; missed {missed}"
-    # the early kills all keep the old file; a kill once the file was renamed keeps the new one
-    assert all(k.outcome == "old" for k in kills if k.moment in EARLY)
+    # every kill leaves a loadable file (check_folder); the very first ones, before any training step could have
+    # finished, keep the old one (later "early" moments may already see the new file: train.py is fast now)
+    assert all(k.outcome == "old" for k in kills if k.moment in EARLY[:2])
     assert all(k.outcome == "new" for k in kills if k.moment == "renamed")
     assert any(k.moment.startswith("temp file") for k in kills), "no kill landed at the write"

@@ -158,7 +158,9 @@ def test_run_grid_in_two_processes_matches_a_run_here():
     assert [(r.config.cell, r.config.gap, r.config.seed) for r in results] == [("rnn", 1, 0), ("gru", 1, 0)]
     here = run_point(results[1].config)
     assert here.accuracy == results[1].accuracy
-    assert here.loss_curve == pytest.approx(results[1].loss_curve, abs=1e-4)
+    # the same steps and, up to float rounding (BLAS threads may differ between processes), the same losses
+    assert [step for step, _ in here.loss_curve] == [step for step, _ in results[1].loss_curve]
+    assert [loss for _, loss in here.loss_curve] == pytest.approx([loss for _, loss in results[1].loss_curve], abs=1e-4)
     # forget_bias reaches the LSTM points only
     configs = lab.grid_configs([2], CELLS, [0], forget_bias=1.0)
     assert [c.forget_bias for c in configs] == [None, 1.0, None]
