@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CELLS = ("rnn", "lstm", "gru")
+# One intra-op thread: on a busy two-core machine torch's default two threads thrash (measured 100x slower),
+# and this test checks the rows, not the speed.
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 KEYS = {"name", "value", "unit", "baseline", "ratio", "target", "meets_target", "notes"}
 
 
@@ -18,6 +22,7 @@ def test_generation_quick_writes_its_rows(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "generation", "--quick", "--out", str(out)],
         cwd=ROOT,
+        env=ONE_THREAD,
         capture_output=True,
         text=True,
         timeout=180,
