@@ -40,18 +40,19 @@ BAR_WIDTH = 20
 # whole text after its first character, and one generate() writes at most 10,000 of them.
 LONG_FROM = 10_000
 LONG_PRINT_SECONDS = 10.0  # seconds between long-text progress lines (and at every validation)
-# long-text flags: (flag, type, help); their defaults are LongTextConfig's
+# long-text flags: (flag, type, metavar, help); their defaults are LongTextConfig's
 LONG_FLAGS = [
-    ("--seq-len", int, "characters per window of truncated BPTT"),
-    ("--batch-size", int, "parallel streams, one window of each per step"),
-    ("--val-fraction", float, "the last share of the text held out for validation"),
-    ("--time-limit", float, "stop after this many seconds of training in all (0 = no time limit)"),
-    ("--checkpoint-every", int, "steps between checkpoints + training state (0 = only at the end)"),
-    ("--eval-every", int, "steps between validation measurements (0 = only at the end)"),
-    ("--optimizer", str, "adam, rmsprop or sgd"),
-    ("--decay-start", float, "share of the run after which the learning rate falls linearly to 0 (1 = constant)"),
-    ("--dropout", float, "while training: dropout between stacked layers and before the head"),
-    ("--device", str, "cpu, or cuda / cuda:N when a GPU is present"),
+    ("--seq-len", int, "N", "characters per window of truncated BPTT"),
+    ("--batch-size", int, "N", "parallel streams, one window of each per step"),
+    ("--val-fraction", float, "F", "the last share of the text held out for validation"),
+    ("--time-limit", float, "SECONDS", "stop after this many seconds of training in all; 0 = no limit"),
+    ("--checkpoint-every", int, "N", "steps between checkpoints + training state; 0 = only at the end"),
+    ("--eval-every", int, "N", "steps between validation measurements; 0 = only at the end"),
+    ("--optimizer", str, "NAME", "adam, rmsprop or sgd"),
+    ("--decay-start", float, "F", "share of the run after which the learning rate falls linearly to 0; 1 = constant"),
+    ("--dropout", float, "P", "while training: dropout between stacked layers and before the head"),
+    ("--precision", str, "NAME", "fp32, or bf16: forward passes under bfloat16 autocast, weights kept in fp32"),
+    ("--device", str, "NAME", "cpu, or cuda / cuda:N when a GPU is present"),
 ]
 
 
@@ -118,23 +119,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", action="append", choices=sorted(CORPORA), help="a built-in corpus (repeatable; default: all)")
     parser.add_argument("--cell", action="append", choices=list(CELLS), help="a cell type (repeatable; default: all)")
-    parser.add_argument("--text-file", type=Path, help="train on your own UTF-8 text file instead")
-    parser.add_argument("--name", help="the name of your text's checkpoints (with --text-file)")
+    parser.add_argument("--text-file", type=Path, metavar="FILE", help="train on your own UTF-8 text file instead")
+    parser.add_argument("--name", metavar="NAME", help="the name of your text's checkpoints (with --text-file)")
     parser.add_argument("--lines", action="store_true", help="your text is separate lines, each its own sequence")
     model, train, long_model, long_train = ModelConfig(), TrainConfig(), LONG_MODEL, LongTextConfig(max_steps=1)
-    parser.add_argument("--hidden-size", type=int, help=f"default {model.hidden_size} (long texts: {long_model.hidden_size})")
-    parser.add_argument("--layers", type=int, help=f"default {model.layers} (long texts: {long_model.layers})")
-    parser.add_argument("--embedding-dim", type=int, help="0 = one-hot input, as in the seeds (default)")
-    parser.add_argument("--lr", type=float, help=f"default {train.lr:g} (long texts: {long_train.lr:g})")
-    parser.add_argument("--max-steps", type=int, help="steps per attempt, default 300 (long texts: steps in all, no default)")
-    parser.add_argument("--seed", type=int, help=f"default {train.seed}")
-    parser.add_argument("--out", type=Path, help="default checkpoints/ (long texts: runs/)")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="models trained at once")
+    parser.add_argument("--hidden-size", type=int, metavar="N", help=f"units per layer; default {model.hidden_size} (long texts: {long_model.hidden_size})")
+    parser.add_argument("--layers", type=int, metavar="N", help=f"stacked layers; default {model.layers} (long texts: {long_model.layers})")
+    parser.add_argument("--embedding-dim", type=int, metavar="N", help="size of a learned input embedding; default 0 = one-hot input, as in the seeds")
+    parser.add_argument("--lr", type=float, metavar="LR", help=f"learning rate; default {train.lr:g} (long texts: {long_train.lr:g})")
+    parser.add_argument("--max-steps", type=int, metavar="N", help=f"steps per attempt; default {train.max_steps} (long texts: steps in all, no default)")
+    parser.add_argument("--seed", type=int, metavar="N", help=f"seeds the initial weights; default {train.seed}")
+    parser.add_argument("--out", type=Path, metavar="FOLDER", help="where checkpoints go; default checkpoints/ (long texts: runs/)")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N", help="models trained at once; default %(default)s")
     long = parser.add_argument_group("long texts (more than 10,000 characters, or --long)")
     long.add_argument("--long", action="store_true", help="train --text-file in long-text mode whatever its length")
-    for flag, kind, text in LONG_FLAGS:
+    for flag, kind, metavar, text in LONG_FLAGS:
         default = getattr(long_train, flag[2:].replace("-", "_"))
-        long.add_argument(flag, type=kind, help=f"{text} (default {default:g})" if isinstance(default, float) else f"{text} (default {default})")
+        long.add_argument(flag, type=kind, metavar=metavar, help=f"{text}; default {default:g}" if isinstance(default, float) else f"{text}; default {default}")
     long.add_argument("--resume", action="store_true", help="continue the run saved in --out for --name exactly")
     args = parser.parse_args(argv)
     if args.text_file is not None and not args.name:
@@ -149,7 +150,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def long_flags_given(args: argparse.Namespace) -> list[str]:
-    flags = [flag for flag, _, _ in LONG_FLAGS if getattr(args, flag[2:].replace("-", "_")) is not None]
+    flags = [flag for flag, *_ in LONG_FLAGS if getattr(args, flag[2:].replace("-", "_")) is not None]
     return flags + (["--resume"] if args.resume else [])
 
 
@@ -268,7 +269,7 @@ def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
         raise ValueError("--lines is for short texts of separate lines; a long text is read as one stream")
     out = given(args.out, ROOT / "runs")
     path = out / f"{corpus.name}-{(args.cell or [LONG_MODEL.cell])[0]}.safetensors"
-    flags = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, _, _ in LONG_FLAGS}
+    flags = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, *_ in LONG_FLAGS}
     flags.update(lr=args.lr, max_steps=args.max_steps, seed=args.seed)
     model_flags = {"cell": args.cell[0] if args.cell else None, "hidden_size": args.hidden_size, "layers": args.layers}
     model_flags["embedding_dim"] = args.embedding_dim

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    python -m bench                      # every benchmark, full size
+    python -m bench                      # every benchmark, full size (about 25 minutes)
     python -m bench generation --quick   # one benchmark, fewer repeats
 
 Each benchmark is a module here listed in BENCHMARKS, exposing ``run(quick: bool) ->
@@ -22,7 +22,6 @@ import sys
 from typing import Any
 
 BENCHMARKS = ("generation", "train_step", "train_all", "cold_start", "app_latency", "shakespeare")  # module names in bench/, in the order they run
-OPT_IN = ("shakespeare",)  # run only when named (python -m bench shakespeare): 20 minutes of training
 
 
 def row(

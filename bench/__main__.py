@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import BENCHMARKS, OPT_IN, machine_info
+from bench import BENCHMARKS, machine_info
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 COLUMNS = ("name", "value", "unit", "baseline", "ratio", "target", "meets_target", "notes")
@@ -38,17 +38,14 @@ def print_table(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    default = [name for name in BENCHMARKS if name not in OPT_IN]  # the long ones run only when named
-    parser.add_argument(
-        "names", nargs="*", metavar="name", help=f"benchmarks to run (default: {', '.join(default)}; {', '.join(OPT_IN)} only when named)"
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and a smaller training run (about a minute)")
+    parser.add_argument("names", nargs="*", metavar="name", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and shorter training runs (a few minutes in all)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to write the JSON (default: {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from: {', '.join(BENCHMARKS)}")
-    names = args.names or default
+    names = args.names or list(BENCHMARKS)
 
     load_start = os.getloadavg()  # other work on the machine skews timings: recorded beside them
     rows, seconds = [], {}

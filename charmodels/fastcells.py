@@ -89,10 +89,17 @@ def _batch_first(rows: torch.Tensor, time: int, batch: int) -> torch.Tensor:
     return rows.reshape(time, batch, -1).transpose(0, 1)
 
 
+# The recurrence runs in numpy, in fp32: under autocast (bf16 training) the layers take fp32
+# inputs and compute as if autocast were off; their gradients come back in the callers' dtypes.
+_FP32_FORWARD = torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
+_FP32_BACKWARD = torch.amp.custom_bwd(device_type="cpu")
+
+
 class _RNNLayer(torch.autograd.Function):
     """One tanh RNN layer: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
 
     @staticmethod
+    @_FP32_FORWARD
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):
         batch, time, _ = x.shape
         hidden = w_hh.shape[1]
@@ -111,6 +118,7 @@ class _RNNLayer(torch.autograd.Function):
         return _batch_first(H[1:], time, batch)
 
     @staticmethod
+    @_FP32_BACKWARD
     @once_differentiable
     def backward(ctx, d_out):
         x, w_ih, w_hh, H = ctx.saved_tensors
@@ -144,6 +152,7 @@ class _GRULayer(torch.autograd.Function):
     """
 
     @staticmethod
+    @_FP32_FORWARD
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):
         batch, time, _ = x.shape
         hidden = w_hh.shape[1]
@@ -190,6 +199,7 @@ class _GRULayer(torch.autograd.Function):
         return _batch_first(H[1:], time, batch)
 
     @staticmethod
+    @_FP32_BACKWARD
     @once_differentiable
     def backward(ctx, d_out):
         x, w_ih, w_hh, H, RZ, N, HN = ctx.saved_tensors

@@ -86,6 +86,8 @@ def test_config_needs_a_limit_and_names_valid_optimizers():
         lt.LongTextConfig(val_fraction=0.0, max_steps=1)
     with pytest.raises(ValueError, match="dropout"):
         lt.LongTextConfig(dropout=1.0, max_steps=1)
+    with pytest.raises(ValueError, match='precision must be "fp32" or "bf16"'):
+        lt.LongTextConfig(precision="fp16", max_steps=1)
 
 
 def test_dropout_is_for_training_only(tmp_path):
@@ -106,10 +108,10 @@ def test_cuda_without_cuda_is_a_clear_error():
 # ---- training, checkpoints and exact resume ----------------------------------------------
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path, cell):
+@pytest.mark.parametrize("cell, precision", [("lstm", "fp32"), ("gru", "fp32"), ("lstm", "bf16")])
+def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path, cell, precision):
     model_config = cm.ModelConfig(cell, 16, 2)
-    config = tiny_config()
+    config = tiny_config(precision=precision)
     whole, whole_history = lt.train_long(TEXT, model_config, config, tmp_path / "whole.safetensors")
     stopped, stopped_history = lt.train_long(TEXT, model_config, config, tmp_path / "split.safetensors", on_step=lambda p: p.step < 11)
     assert stopped_history.stopped and stopped_history.steps == 11  # stopped mid-epoch, mid-decay, between checkpoints
@@ -160,9 +162,12 @@ def test_resume_refuses_another_recipe_another_text_and_a_mismatched_state(tmp_p
         lt.train_long(TEXT, TINY, tiny_config(max_steps=12), path, resume=True)
 
 
-def test_validation_bpc_falls_on_a_repetitive_text(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_validation_bpc_falls_on_a_repetitive_text(tmp_path, precision):
     text = "the cat sat on the mat. " * 300
-    config = lt.LongTextConfig(seq_len=24, batch_size=8, lr=1e-2, max_steps=150, eval_every=25, checkpoint_every=0, decay_start=1.0, dropout=0.0)
+    config = lt.LongTextConfig(
+        seq_len=24, batch_size=8, lr=1e-2, max_steps=150, eval_every=25, checkpoint_every=0, decay_start=1.0, dropout=0.0, precision=precision
+    )
     seen = []
     model, history = lt.train_long(text, cm.ModelConfig("lstm", 32), config, tmp_path / "cat.safetensors", on_step=seen.append)
     first, last = history.val[0][1], history.val[-1][1]
@@ -177,6 +182,7 @@ def test_validation_bpc_falls_on_a_repetitive_text(tmp_path):
     assert corpus["chars"] == len(text) and corpus["sha256"] == cm.Corpus("t", text, "").sha256 and "text" not in corpus
     assert loaded.info["validation"]["bpc"] == pytest.approx(last) and loaded.info["validation"]["step"] == 150
     assert loaded.info["history"]["steps"] == 150
+    assert all(t.dtype == torch.float32 for t in loaded.state_dict().values())  # bf16 is only how the forward ran
     assert "".join(s.char for s in cm.generate(loaded, "the cat ", 15)) == "sat on the mat."
 
 
