@@ -49,6 +49,7 @@ LONG_FLAGS = [
     ("--checkpoint-every", int, "N", "steps between checkpoints + training state; 0 = only at the end"),
     ("--eval-every", int, "N", "steps between validation measurements; 0 = only at the end"),
     ("--optimizer", str, "NAME", "adam, rmsprop or sgd"),
+    ("--weight-decay", float, "F", "adam: decoupled weight decay (AdamW); rmsprop, sgd: L2 added to the gradient"),
     ("--decay-start", float, "F", "share of the run after which the learning rate falls linearly to 0; 1 = constant"),
     ("--dropout", float, "P", "while training: dropout between stacked layers and before the head"),
     ("--precision", str, "NAME", "fp32, or bf16: forward passes under bfloat16 autocast, weights kept in fp32"),
@@ -261,7 +262,7 @@ def clock(seconds: float | None) -> str:
 def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
     """One model on a long text: truncated BPTT, held-out bpc, checkpoints and --resume."""
     from charmodels.checkpoint import CheckpointError
-    from charmodels.longtext import read_train_state, state_path, train_long
+    from charmodels.longtext import read_train_state, saved_config, state_path, train_long
 
     if args.cell and len(args.cell) > 1:
         raise ValueError("long-text training trains one model: give one --cell")
@@ -278,7 +279,7 @@ def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
             _, state = read_train_state(state_path(path))
         except CheckpointError as error:
             raise ValueError(f"cannot resume: {error}") from error
-        stored, stored_model = state["config"], state["model_config"]
+        stored, stored_model = saved_config(state).to_dict(), state["model_config"]
         print(f"resuming {path} at step {state['step']:,} ({clock(state['elapsed'])} trained)", flush=True)
     else:
         stored, stored_model = {}, LONG_MODEL.to_dict()
@@ -291,7 +292,7 @@ def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
     print(
         f"{path.name}: {model_config.layers} x {model_config.hidden_size} {model_config.cell.upper()}, "
         f"{'one-hot' if not model_config.embedding_dim else f'embedding {model_config.embedding_dim}'}, "
-        f"seq {config.seq_len}, batch {config.batch_size}, {config.optimizer} lr {config.lr:g}"
+        f"seq {config.seq_len}, batch {config.batch_size}, {config.optimizer} lr {config.lr:g} weight decay {config.weight_decay:g}"
         f"{'' if config.decay_start >= 1 else f' (linear to 0 after {config.decay_start:.0%})'}, dropout {config.dropout:g}, "
         f"last {config.val_fraction:.0%} of {len(corpus.text):,} characters held out, on {config.device}",
         flush=True,

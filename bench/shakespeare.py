@@ -46,7 +46,7 @@ RECIPES = {
     "char_rnn": (
         "char-rnn defaults: 2x128 LSTM, one-hot, seq 50, batch 50, RMSprop 2e-3, constant lr, fp32",
         ModelConfig("lstm", hidden_size=128, layers=2),
-        dict(seq_len=50, batch_size=50, lr=2e-3, optimizer="rmsprop", decay_start=1.0, clip=5.0, dropout=0.0, precision="fp32", eval_every=1000),
+        dict(seq_len=50, batch_size=50, lr=2e-3, optimizer="rmsprop", weight_decay=0.0, decay_start=1.0, clip=5.0, dropout=0.0, precision="fp32", eval_every=1000),
     ),
     "charmodels": (None, LONG_MODEL, dict(eval_every=1000)),  # LongTextConfig's defaults are this recipe
 }
@@ -56,7 +56,7 @@ def describe_defaults() -> str:
     c, m = LongTextConfig(max_steps=1), LONG_MODEL
     return (
         f"train.py's long-text defaults: {m.layers}x{m.hidden_size} {m.cell.upper()}, one-hot, seq {c.seq_len}, batch {c.batch_size}, "
-        f"{c.optimizer.capitalize()} {c.lr:g}, linear decay to 0 over the last {1 - c.decay_start:.0%}, dropout {c.dropout:g}, "
+        f"{'AdamW' if c.optimizer == 'adam' and c.weight_decay else c.optimizer.capitalize()} {c.lr:g} (weight decay {c.weight_decay:g}), linear decay to 0 over the last {1 - c.decay_start:.0%}, dropout {c.dropout:g}, "
         f"{'bf16 autocast' if c.precision == 'bf16' else 'fp32'}"
     )
 

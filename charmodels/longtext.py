@@ -19,6 +19,8 @@ A long text cannot be read that way; here it is learned the way char-rnn does it
   `EVAL_WARMUP` characters before it uncounted, so a fresh state costs nothing.
 - **Dropout** (`dropout`) only while training, where char-rnn puts it: between stacked
   layers and before the head. The checkpoint is the plain model.
+- **Regularisation**: dropout as above and weight decay (`weight_decay`; Adam's decoupled,
+  as AdamW). On Tiny Shakespeare both lower the held-out bpc within ten minutes.
 - **Learning rate** constant, then from `decay_start` of the run (by steps or by time,
   whichever is further along) linearly down to 0 at the limit.
 - **Precision.** With `precision="bf16"` (the default where the CPU has native bfloat16)
@@ -71,11 +73,13 @@ EVAL_WARMUP = 100  # characters each validation stream reads, uncounted, before 
 RECENT = 100  # steps the reported training loss is averaged over
 CURVE_POINTS = 400  # loss-curve points kept in a history
 
-# The optimizers a run may name. RMSprop as char-rnn runs it (decay_rate 0.95, epsilon 1e-8).
-OPTIMIZERS: dict[str, Callable[[Any, float], torch.optim.Optimizer]] = {
-    "adam": lambda params, lr: torch.optim.Adam(params, lr=lr),
-    "rmsprop": lambda params, lr: torch.optim.RMSprop(params, lr=lr, alpha=0.95, eps=1e-8),
-    "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+# The optimizers a run may name, called with (parameters, lr, weight_decay). Adam's weight
+# decay is decoupled (AdamW; with 0 it is plain Adam); the others add it to the gradient.
+# RMSprop as char-rnn runs it (decay_rate 0.95, epsilon 1e-8).
+OPTIMIZERS: dict[str, Callable[[Any, float, float], torch.optim.Optimizer]] = {
+    "adam": lambda params, lr, decay: torch.optim.AdamW(params, lr=lr, weight_decay=decay),
+    "rmsprop": lambda params, lr, decay: torch.optim.RMSprop(params, lr=lr, alpha=0.95, eps=1e-8, weight_decay=decay),
+    "sgd": lambda params, lr, decay: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay),
 }
 
 
@@ -91,6 +95,10 @@ def native_bf16() -> bool:
 
 
 DEFAULT_PRECISION = "bf16" if native_bf16() else "fp32"
+
+# Recipe fields added after version 1 of the training state, with the values runs saved
+# before them trained with, so such a run resumes as it began.
+ADDED_FIELDS = {"precision": "fp32", "weight_decay": 0.0}
 
 # Fields of LongTextConfig a resumed run may change; every other field is its recipe.
 LIMIT_FIELDS = ("max_steps", "time_limit", "eval_every", "checkpoint_every", "device")
@@ -110,6 +118,8 @@ LIMIT_FIELDS = ("max_steps", "time_limit", "eval_every", "checkpoint_every", "de
 #   lr 4e-3 2.21; seq 100 2.20. fp32 instead of bf16 2.20 (fewer steps, the same curve).
 #   Alone with both cores and bf16: 2.16 after 27,018 steps (20 epochs). Every run's
 #   validation bpc levels off near 2.2 after 6-8 epochs while its training loss falls.
+# - Weight decay 0.1 (AdamW) on top, 600 s, one thread, side by side: 2.12 against 2.16
+#   without (weights averaged over the last steps: 2.12 and 2.16 too, so not kept).
 LONG_MODEL = ModelConfig(cell="lstm", hidden_size=256, layers=2, embedding_dim=0)
 
 
@@ -119,6 +129,7 @@ class LongTextConfig:
     batch_size: int = 16  # parallel streams, one window of each per step
     lr: float = 3e-3  # the optimizer's learning rate before the decay
     optimizer: str = "adam"  # one of OPTIMIZERS
+    weight_decay: float = 0.1  # adam: decoupled (AdamW), pulling every weight toward 0 by lr x this per step
     decay_start: float = 0.6  # share of the run after which lr falls linearly to 0 (1.0 = constant)
     val_fraction: float = 0.05  # the last share of the text held out for validation
     eval_every: int = 1000  # steps between validation measurements (0 = only at the end)
@@ -140,6 +151,7 @@ class LongTextConfig:
             ("batch_size", whole(self.batch_size, 1, 100_000), "a whole number from 1 to 100,000"),
             ("lr", isinstance(self.lr, (int, float)) and 0 < self.lr <= 10, "above 0 and at most 10"),
             ("optimizer", self.optimizer in OPTIMIZERS, f"one of: {', '.join(OPTIMIZERS)}"),
+            ("weight_decay", isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay <= 10, "from 0 to 10"),
             ("decay_start", isinstance(self.decay_start, (int, float)) and 0 <= self.decay_start <= 1, "from 0 to 1"),
             ("val_fraction", isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction <= 0.5, "above 0 and at most 0.5"),
             ("eval_every", whole(self.eval_every, 0), "a whole number, 0 or more"),
@@ -388,7 +400,7 @@ def train_long(
         else:
             torch.manual_seed(config.seed)
             model = CharModel(model_config, split.vocab).to(device)
-            optimizer = OPTIMIZERS[config.optimizer](model.parameters(), config.lr)
+            optimizer = OPTIMIZERS[config.optimizer](model.parameters(), config.lr, config.weight_decay)
             run = _Run()
         with _dropout(model, config.dropout):
             return _loop(model, optimizer, run, corpus, split, streams, config, device, checkpoint_path, on_step)
@@ -606,6 +618,11 @@ def read_train_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], 
     return tensors, meta
 
 
+def saved_config(meta: dict[str, Any]) -> LongTextConfig:
+    """The config a training state was saved with (fields it predates at their old values)."""
+    return LongTextConfig(**{**ADDED_FIELDS, **meta["config"]})
+
+
 def _resume(checkpoint_path: Path, corpus: Corpus, vocab: Vocab, model_config: ModelConfig, config: LongTextConfig, device: torch.device):
     tensors, meta = read_train_state(state_path(checkpoint_path))
     source = state_path(checkpoint_path)
@@ -613,7 +630,7 @@ def _resume(checkpoint_path: Path, corpus: Corpus, vocab: Vocab, model_config: M
         raise ValueError(f"{source}: this run was trained on another text (sha256 {meta['corpus_sha256'][:12]}…, this one {corpus.sha256[:12]}…)")
     if meta["model_config"] != model_config.to_dict():
         raise ValueError(f"{source}: the run's model is {meta['model_config']}, not {model_config.to_dict()}")
-    stored = LongTextConfig(**meta["config"]).recipe()
+    stored = saved_config(meta).recipe()
     changed = {k: (stored[k], v) for k, v in config.recipe().items() if stored[k] != v}
     if changed:
         listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
@@ -626,7 +643,7 @@ def _resume(checkpoint_path: Path, corpus: Corpus, vocab: Vocab, model_config: M
     if model.vocab != vocab:
         raise ValueError(f"{checkpoint_path}: the checkpoint's vocabulary is not this text's")
     model = model.to(device)
-    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), config.lr)
+    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), config.lr, config.weight_decay)
     state: dict[int, dict[str, Any]] = {}
     for name, tensor in tensors.items():
         if name.startswith("optimizer."):

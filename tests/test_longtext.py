@@ -88,6 +88,15 @@ def test_config_needs_a_limit_and_names_valid_optimizers():
         lt.LongTextConfig(dropout=1.0, max_steps=1)
     with pytest.raises(ValueError, match='precision must be "fp32" or "bf16"'):
         lt.LongTextConfig(precision="fp16", max_steps=1)
+    with pytest.raises(ValueError, match="weight_decay"):
+        lt.LongTextConfig(weight_decay=-0.1, max_steps=1)
+
+
+def test_a_training_state_saved_before_a_recipe_field_existed_resumes_as_it_began():
+    older = {k: v for k, v in lt.LongTextConfig(max_steps=5).to_dict().items() if k not in ("precision", "weight_decay")}
+    config = lt.saved_config({"config": older})
+    assert (config.precision, config.weight_decay) == ("fp32", 0.0)  # how such runs trained
+    assert lt.saved_config({"config": {**older, "weight_decay": 0.3}}).weight_decay == 0.3
 
 
 def test_dropout_is_for_training_only(tmp_path):
