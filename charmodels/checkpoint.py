@@ -100,7 +100,12 @@ def save_checkpoint(model: CharModel, path: str | os.PathLike, **metadata: Any) 
     except TypeError as error:
         raise ValueError(f"checkpoint metadata must be JSON-serialisable: {error}") from error
     strings[METADATA_SHA256] = json.dumps(metadata_digest(strings))
-    data = save_tensors(tensors, metadata=strings)
+    return write_atomically(path, save_tensors(tensors, metadata=strings))
+
+
+def write_atomically(path: Path, data: bytes) -> Path:
+    """Write `data` to a temporary file beside `path`, then rename: a reader (or a run killed
+    mid-write) sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -113,6 +118,21 @@ def save_checkpoint(model: CharModel, path: str | os.PathLike, **metadata: Any) 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def parse_safetensors(path: Path, data: bytes) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and the raw (still JSON-encoded) metadata strings of safetensors bytes;
+    CheckpointError naming a pickle or a damaged file."""
+    try:
+        tensors = load_tensors(data)
+    except (safetensors.SafetensorError, ValueError) as error:
+        # only now ask whether it is a pickle: a safetensors header length may start with 0x80 too
+        for signature, kind in PICKLE_SIGNATURES.items():
+            if data.startswith(signature):
+                raise CheckpointError(path, f"this is {kind}, not safetensors; charmodels never loads pickles") from error
+        raise CheckpointError(path, f"not a readable safetensors file (truncated or damaged?): {error}") from error
+    header_len = int.from_bytes(data[:8], "little")
+    return tensors, json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
 
 
 def _version() -> str:
@@ -188,17 +208,8 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str
         raise CheckpointError(path, "the file is empty")
     if size > MAX_BYTES:
         raise CheckpointError(path, f"the file is {size:,} bytes, far more than any charmodels checkpoint")
-    data = path.read_bytes()  # read into memory, never memory-mapped: the file may be replaced later
-    try:
-        tensors = load_tensors(data)
-    except (safetensors.SafetensorError, ValueError) as error:
-        # only now ask whether it is a pickle: a safetensors header length may start with 0x80 too
-        for signature, kind in PICKLE_SIGNATURES.items():
-            if data.startswith(signature):
-                raise CheckpointError(path, f"this is {kind}, not safetensors; charmodels never loads pickles") from error
-        raise CheckpointError(path, f"not a readable safetensors file (truncated or damaged?): {error}") from error
-    header_len = int.from_bytes(data[:8], "little")
-    raw = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
+    # read into memory, never memory-mapped: the file may be replaced later
+    tensors, raw = parse_safetensors(path, path.read_bytes())
     if raw.get("format") != json.dumps(FORMAT):
         raise CheckpointError(path, "a safetensors file, but not a charmodels checkpoint (no charmodels format tag)")
     missing = [key for key in REQUIRED if key not in raw]

@@ -42,7 +42,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -51,13 +50,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import safetensors
 import torch
-from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch.nn import functional as F
 
-from .checkpoint import PICKLE_SIGNATURES, SUFFIX, load_checkpoint, save_checkpoint, tensor_digest
+from .checkpoint import SUFFIX, load_checkpoint, parse_safetensors, save_checkpoint, tensor_digest, write_atomically
 from .corpora import Corpus
 from .errors import CheckpointError
 from .model import CharModel, ModelConfig, State
@@ -578,19 +575,7 @@ def save_train_state(path: Path, model: CharModel, optimizer: torch.optim.Optimi
         "resumed_from": run.resumed_from,
     }
     strings = {key: json.dumps(value) for key, value in header.items()}
-    data = save_tensors(tensors, metadata=strings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, save_tensors(tensors, metadata=strings))
 
 
 def read_train_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -598,15 +583,7 @@ def read_train_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "no training state here: was the run saved with a checkpoint path?")
-    data = path.read_bytes()
-    try:
-        tensors = load_tensors(data)
-    except (safetensors.SafetensorError, ValueError) as error:
-        for signature, kind in PICKLE_SIGNATURES.items():
-            if data.startswith(signature):
-                raise CheckpointError(path, f"this is {kind}, not safetensors; charmodels never loads pickles") from error
-        raise CheckpointError(path, f"not a readable safetensors file (truncated or damaged?): {error}") from error
-    raw = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")]).get("__metadata__") or {}
+    tensors, raw = parse_safetensors(path, path.read_bytes())
     try:
         meta = {key: json.loads(value) for key, value in raw.items()}
     except json.JSONDecodeError as error:
