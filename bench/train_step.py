@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from bench import row
 from charmodels import CORPORA, CharModel, ModelConfig, TrainConfig, Vocab
-from charmodels.metrics import encode_corpus
+from charmodels.data import encode_corpus
 
 CORPUS = "anthem"
 HIDDEN = 128

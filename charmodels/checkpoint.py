@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
+from .corpora import Corpus
 from .errors import CheckpointError
 from .model import CharModel, ModelConfig
 from .vocab import Vocab
@@ -40,6 +41,37 @@ REQUIRED = ("format", "format_version", "model_config", "vocab", "tensor_sha256"
 # bit in the vocabulary (["p"] -> ["q"]) or the config still parses. Optional, so files written
 # before it existed still load (unguarded); every file saved now carries it.
 METADATA_SHA256 = "metadata_sha256"
+EMBED_TEXT_UP_TO = 100_000  # characters: a corpus this small travels inside its checkpoint
+
+
+# ---- names and corpus records: what a checkpoint is called and says about its text ----
+
+def corpus_record(corpus: Corpus) -> dict:
+    """What a checkpoint says about its corpus; the text itself when it is small."""
+    record = {
+        "name": corpus.name,
+        "source": corpus.source,
+        "sha256": corpus.sha256,
+        "lines": corpus.lines,
+        "chars": len(corpus.text),
+    }
+    if len(corpus.text) <= EMBED_TEXT_UP_TO:
+        record["text"] = corpus.text
+    return record
+
+
+def corpus_of(model: CharModel) -> Corpus | None:
+    """The corpus a loaded checkpoint was trained on, when its text travels with it."""
+    record = model.info.get("corpus") or {}
+    if "text" not in record:
+        return None
+    return Corpus(record["name"], record["text"], record.get("source", ""), bool(record.get("lines")))
+
+
+def checkpoint_name(corpus: Corpus, config: ModelConfig) -> str:
+    """`<corpus>-<cell>`: the name a trained model is saved and served under."""
+    return f"{corpus.name}-{config.cell}"
+
 
 
 def checkpoints_dir() -> Path:
@@ -264,3 +296,39 @@ def load_checkpoint(path_or_name: str | os.PathLike) -> CharModel:
     model.eval()
     model.info = {**meta, "path": str(path)}
     return model
+
+# ---- training states: what a long run needs to continue exactly, beside its checkpoint ----
+
+STATE_SUFFIX = ".train-state.safetensors"
+STATE_FORMAT = "charmodels-train-state"
+STATE_VERSION = 1
+
+
+def state_path(checkpoint_path: str | os.PathLike) -> Path:
+    """`runs/x-lstm.safetensors` -> `runs/x-lstm.train-state.safetensors`."""
+    path = Path(checkpoint_path)
+    stem = path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
+    return path.with_name(stem + STATE_SUFFIX)
+
+
+def save_train_state(path: str | os.PathLike, tensors: dict[str, torch.Tensor], header: dict[str, Any]) -> Path:
+    """Tensors and JSON-able `header` fields as a training-state file, written atomically."""
+    strings = {key: json.dumps(value) for key, value in {"format": STATE_FORMAT, "format_version": STATE_VERSION, **header}.items()}
+    return write_atomically(Path(path), save_tensors(tensors, metadata=strings))
+
+
+def read_train_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The tensors and the decoded JSON metadata of a training-state file; CheckpointError if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "no training state here: was the run saved with a checkpoint path?")
+    tensors, raw = parse_safetensors(path, path.read_bytes())
+    try:
+        meta = {key: json.loads(value) for key, value in raw.items()}
+    except json.JSONDecodeError as error:
+        raise CheckpointError(path, f"metadata is not valid JSON: {error}") from error
+    if meta.get("format") != STATE_FORMAT:
+        raise CheckpointError(path, "a safetensors file, but not a charmodels training state")
+    if meta.get("format_version") != STATE_VERSION:
+        raise CheckpointError(path, f"training-state version {meta.get('format_version')!r} is not supported (this reads {STATE_VERSION})")
+    return tensors, meta

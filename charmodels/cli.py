@@ -10,7 +10,7 @@ from pathlib import Path
 from .checkpoint import CheckpointError, load_checkpoint, read_metadata, shipped_names
 from .corpora import CORPORA, Corpus
 from .metrics import evaluate
-from .recipe import corpus_of
+from .checkpoint import corpus_of
 from .sampling import generate
 
 
@@ -60,7 +60,8 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _eval_long(args: argparse.Namespace, model) -> int:
     """Validation bpc of a long-text checkpoint on the held-out end of its text, given again."""
-    from .longtext import held_out_bpc, split_text
+    from .data import split_text
+    from .metrics import held_out_bpc
 
     record, validation = model.info.get("corpus", {}), model.info["validation"]
     about = f"{record.get('name')!r} ({record.get('chars', 0):,} characters, sha256 {str(record.get('sha256'))[:12]}…)"

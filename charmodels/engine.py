@@ -5,7 +5,7 @@ arithmetic (about 100 µs a step for nn.LSTM at hidden 128). Here the weights ar
 out once, and the first layer's input projection becomes a table lookup: a one-hot input
 times W_ih is just a column of W_ih, so ``W_ih x + b_ih + b_hh`` is precomputed per
 character. Each step is then one matrix-vector product per layer plus the gates.
-The equations are torch's (see charmodels.inspect); tests check the logits agree.
+The equations are torch's (see charmodels.explain); tests check the logits agree.
 """
 
 from __future__ import annotations

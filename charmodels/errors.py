@@ -1,13 +1,99 @@
-"""The package's own error type, kept free of heavy imports so any caller can catch it."""
+"""The package's errors: each names its problem by a code and its parameters.
+
+`str(error)` is an English sentence for Python users; the app says the same thing in the
+reader's language by looking the code up in its own translations (demo/i18n.py), so the
+library holds no text for the page. `MESSAGES` is the catalogue of every code the
+library raises, kept free of heavy imports so any caller can catch these errors.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Any
+
+# code -> the English sentence, filled from the error's parameters with str.format
+MESSAGES: dict[str, str] = {
+    # numbers and text given to the library (charmodels.checks)
+    "not_text": "{name} must be text, got {got}",
+    "not_whole": "{name} must be a whole number from {low} to {high}, got {got}",
+    "not_number": "{name} must be a number from {low} to {high}, got {got}",
+    "not_choice": "{name} must be one of: {choices}; got {got}",
+    # prompts and vocabularies
+    "empty_prompt": "the prompt is empty: give at least one character for the model to read",
+    "prompt_too_long": "the prompt has {n:,} characters; the limit is {limit:,}",
+    "unknown_chars": "not in the model's vocabulary: {shown}",
+    "model_expected": "expected a CharModel, got {got}: load one first, e.g. load_checkpoint({name!r})",
+    "text_expected": "{got!r} is a corpus name, not a text: pass CORPORA[{got!r}] to use that corpus, or Corpus('mine', {got!r}, '') to use the word itself as a text",
+    # texts to train on
+    "text_empty": "the text is empty: give a text to train on",
+    "text_too_short": "a text needs at least 2 characters: one to read and one to predict",
+    "text_one_char": "the text uses only one character ({char}): a model needs at least two different characters to choose between",
+    "text_too_long": "the text is {n:,} characters long; the limit is {limit:,}: shorten it by {over:,} characters",
+    "file_too_large": "the file is {size:,} bytes: too large for a text of at most {limit:,} characters",
+    "file_not_utf8": "the file is not UTF-8 text (byte {at:,} cannot be read): save it as UTF-8",
+    "file_binary": "the file holds NUL bytes: it looks like a binary file, not text",
+    "corpus_name": "a name must be letters, digits, '_' or '.', got {got}",
+    # models the app serves
+    "unknown_checkpoint": "unknown checkpoint {got}: use <corpus>-<cell>, one of {choices}",
+    "upload_gone": "the uploaded model is no longer in memory: upload the file again",
+    # checkpoint files (CheckpointError adds the file's name in front)
+    "file_not_found": "file not found",
+    "not_a_file": "not a file",
+    "file_empty": "the file is empty",
+    "checkpoint_too_large": "the file is {size:,} bytes, far more than any charmodels checkpoint",
+    "pickle": "this is {kind}, not safetensors; charmodels never loads pickles",
+    "not_safetensors": "not a readable safetensors file (truncated or damaged?): {detail}",
+    "not_charmodels": "a safetensors file, but not a charmodels checkpoint (no charmodels format tag)",
+    "not_train_state": "a safetensors file, but not a charmodels training state",
+    "no_train_state": "no training state here: was the run saved with a checkpoint path?",
+    "metadata_missing": "metadata is missing: {keys}",
+    "metadata_json": "metadata is not valid JSON: {detail}",
+    "format_version": "format version {got} is not supported (this charmodels reads {supported})",
+    "tensors_corrupted": "tensor data does not match its recorded SHA-256: the file is corrupted",
+    "metadata_corrupted": "metadata does not match its recorded SHA-256: the file is corrupted",
+    "bad_config": "invalid model config: {detail}",
+    "bad_vocab": "invalid vocabulary: {detail}",
+    "tensor_names": "tensors do not match the config (missing: {missing}, unexpected: {unexpected})",
+    "tensor_shape": "tensor {tensor} has shape {got}, the config needs {expected}",
+    "tensor_dtype": "tensor {tensor} is {got}, not float32",
+    "not_finite": "tensor {tensor} holds values that are not finite (NaN or infinity)",
+    "no_such_checkpoint": "no such checkpoint file or shipped name (shipped: {choices})",
+    "hub_name": "a Hub checkpoint is named hf://owner/repo or hf://owner/repo/file.safetensors",
+    "hub_offline": "offline mode (HF_HUB_OFFLINE=1) and not in the local Hugging Face cache",
+    "hub_unreachable": "the Hugging Face Hub ({endpoint}) cannot be reached: no network?",
+    "hub_failed": "could not fetch it from the Hugging Face Hub ({detail})",
+}
 
 
-class CheckpointError(Exception):
-    """A checkpoint could not be read; the message names the file and the problem."""
+def describe(code: str, params: dict[str, Any]) -> str:
+    """The English sentence for an error code."""
+    return MESSAGES[code].format(**params)
 
-    def __init__(self, source: str | os.PathLike, problem: str):
-        self.source, self.problem = str(source), problem
-        super().__init__(f"{source}: {problem}")
+
+class CharmodelsError(ValueError):
+    """A problem with what was given to the library: `.code` names it, `.params` fill its message.
+
+    A ValueError, so code that catches bad arguments the usual way catches these too.
+    """
+
+    def __init__(self, code: str, **params: Any):
+        if code not in MESSAGES:
+            raise KeyError(f"unknown error code {code!r}")  # a bug in charmodels, not in the caller's input
+        self.code, self.params = code, params
+        super().__init__(describe(code, params))
+
+
+class CheckpointError(CharmodelsError):
+    """A checkpoint could not be read; the message names the file and the problem.
+
+    `.source` is the file (or name) as given, `.problem` the sentence without it: the app
+    shows the problem, never a path of the server.
+    """
+
+    def __init__(self, source: str | os.PathLike, code: str, **params: Any):
+        super().__init__(code, **params)
+        self.source, self.problem = str(source), describe(code, params)
+        self.args = (f"{source}: {self.problem}",)
+
+    def __str__(self) -> str:
+        return self.args[0]

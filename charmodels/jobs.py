@@ -36,7 +36,7 @@ from .checkpoint import SUFFIX, load_checkpoint, save_checkpoint
 from .corpora import corpus_from_text
 from .metrics import Metrics, evaluate
 from .model import CELLS, CharModel, ModelConfig
-from .recipe import checkpoint_name, corpus_record
+from .checkpoint import checkpoint_name, corpus_record
 from .training import History, Progress, TrainConfig, _Thinning, train
 from .vocab import describe_char
 

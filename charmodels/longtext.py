@@ -39,7 +39,6 @@ A long text cannot be read that way; here it is learned the way char-rnn does it
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -49,24 +48,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from safetensors.torch import save as save_tensors
 from torch.nn import functional as F
 
-from .checkpoint import SUFFIX, load_checkpoint, parse_safetensors, save_checkpoint, tensor_digest, write_atomically
+from .checkpoint import load_checkpoint, read_train_state, save_checkpoint, save_train_state, state_path, tensor_digest
 from .corpora import Corpus
+from .data import Split, Streams, encode_ids, split_text
+from .metrics import held_out_bpc
 from .errors import CheckpointError
 from .model import CharModel, ModelConfig, State
 from .training import _Thinning
 from .vocab import Vocab
 
-STATE_SUFFIX = ".train-state.safetensors"
-STATE_FORMAT = "charmodels-train-state"
-STATE_VERSION = 1
-EVAL_STREAMS = 32  # validation streams read side by side (fixed, so recipes compare on the same reading)
-EVAL_CHUNK = 256  # characters of each validation stream per forward pass
-EVAL_WARMUP = 100  # characters each validation stream reads, uncounted, before its own part
 RECENT = 100  # steps the reported training loss is averaged over
 CURVE_POINTS = 400  # loss-curve points kept in a history
 
@@ -197,108 +190,6 @@ def resolve_device(name: str) -> torch.device:
 # ---- the data --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Split:
-    vocab: Vocab  # from the whole text
-    train: torch.Tensor  # (n_train,) int32 ids: the text before the held-out part
-    val: torch.Tensor  # (n_val,) int32 ids: the last val_fraction of the text
-
-
-def encode_ids(text: str, vocab: Vocab) -> torch.Tensor:
-    """The text as a 1-D int32 tensor of vocabulary ids, without a Python list per character."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    table = np.array([ord(c) for c in vocab.chars], dtype=np.uint32)  # sorted: vocab order is code-point order
-    ids = np.searchsorted(table, codes)
-    missing = (ids >= len(table)) | (table[np.minimum(ids, len(table) - 1)] != codes)
-    if missing.any():
-        vocab.encode(text)  # raises UnknownCharacterError naming the characters
-    return torch.from_numpy(ids.astype(np.int32))
-
-
-def split_text(text: str, val_fraction: float) -> Split:
-    """The whole text's vocabulary; the last `val_fraction` held out, the rest to train on."""
-    if len(text) < 4:
-        raise ValueError("a long text needs at least 4 characters: some to train on, some to hold out")
-    codes = np.unique(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32))
-    vocab = Vocab(chr(c) for c in codes)
-    ids = encode_ids(text, vocab)
-    n_val = max(2, round(len(ids) * val_fraction))  # at least one character to read and one to predict
-    if len(ids) - n_val < 2:
-        raise ValueError(f"the text ({len(ids):,} characters) is too short to hold out {val_fraction:.0%} of it")
-    return Split(vocab, ids[: len(ids) - n_val], ids[len(ids) - n_val :])
-
-
-class Streams:
-    """The training ids as `batch_size` parallel streams read window by window (char-rnn's way).
-
-    Stream b predicts characters b*L+1 .. b*L+L of the training part, L = (n - 1) // batch_size;
-    window w of every stream covers its positions w*seq_len .. (w+1)*seq_len - 1 (the last
-    window may be shorter).
-    """
-
-    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int):
-        self.length = (len(ids) - 1) // batch_size  # characters each stream predicts
-        if self.length < 1:
-            raise ValueError(
-                f"the training part has {len(ids):,} characters, too few for {batch_size} streams: lower the batch size"
-            )
-        used = batch_size * self.length
-        self.inputs = ids[:used].view(batch_size, self.length)  # (batch, L) views: no copy of the text
-        self.targets = ids[1 : used + 1].view(batch_size, self.length)
-        self.seq_len = seq_len
-        self.windows = math.ceil(self.length / seq_len)  # steps in one epoch
-
-    def window(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(batch, time) int64 inputs and targets of window `index` (0 .. windows - 1)."""
-        if not 0 <= index < self.windows:
-            raise IndexError(f"window {index} out of 0..{self.windows - 1}")
-        cols = slice(index * self.seq_len, min((index + 1) * self.seq_len, self.length))
-        return self.inputs[:, cols].long(), self.targets[:, cols].long()
-
-
-def held_out_bpc(model: CharModel, ids: torch.Tensor, streams: int = EVAL_STREAMS, chunk: int = EVAL_CHUNK) -> float:
-    """Teacher-forced bits per character over `ids` (every character but the first predicted once).
-
-    Read as `streams` side-by-side streams, `chunk` characters at a time with the state
-    carried; each stream first reads up to EVAL_WARMUP characters before its part, uncounted.
-    """
-    n = len(ids) - 1  # characters predicted
-    if n < 1:
-        raise ValueError("held-out text needs at least 2 characters")
-    streams = min(streams, n)
-    per = math.ceil(n / streams)
-    rows = []  # (first input position, first counted position, end)
-    for b in range(streams):
-        start, end = b * per, min(n, (b + 1) * per)
-        if start < end:
-            rows.append((max(0, start - EVAL_WARMUP), start, end))
-    width = max(end - first for first, _, end in rows)
-    inputs = torch.zeros(len(rows), width, dtype=torch.int32)
-    targets = torch.zeros(len(rows), width, dtype=torch.int32)
-    counted = torch.zeros(len(rows), width, dtype=torch.bool)
-    for r, (first, start, end) in enumerate(rows):
-        inputs[r, : end - first] = ids[first:end]
-        targets[r, : end - first] = ids[first + 1 : end + 1]
-        counted[r, start - first : end - first] = True
-    device = model.head.weight.device
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    try:
-        with torch.inference_mode():
-            state = model.init_state(len(rows))
-            for col in range(0, width, chunk):
-                x = inputs[:, col : col + chunk].long().to(device)
-                y = targets[:, col : col + chunk].long().to(device)
-                logits, state = model(x, state)  # (streams, chunk, vocab)
-                nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), reduction="none")
-                total += float(nll.double()[counted[:, col : col + chunk].reshape(-1).to(device)].sum())
-    finally:
-        model.train(was_training)
-    return total / int(counted.sum()) / math.log(2)
-
-
-# ---- progress and history -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -360,13 +251,6 @@ def _lr_at(config: LongTextConfig, step: int, elapsed: float) -> float:
 
 
 # ---- training ------------------------------------------------------------------------------
-
-
-def state_path(checkpoint_path: str | os.PathLike) -> Path:
-    """`runs/x-lstm.safetensors` -> `runs/x-lstm.train-state.safetensors`."""
-    path = Path(checkpoint_path)
-    stem = path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
-    return path.with_name(stem + STATE_SUFFIX)
 
 
 def train_long(
@@ -518,7 +402,7 @@ def _save(model, optimizer, run, corpus, split, streams, config, checkpoint_path
     _fill(history, run, streams, chars_per_s)
     val_step, val_bpc = run.val[-1] if run.val else (None, None)
     path = Path(checkpoint_path)
-    save_train_state(state_path(path), model, optimizer, run, corpus, config)
+    _save_state(state_path(path), model, optimizer, run, corpus, config)
     save_checkpoint(
         model,
         path,
@@ -540,8 +424,8 @@ def _save(model, optimizer, run, corpus, split, streams, config, checkpoint_path
 # ---- the training state file ----------------------------------------------------------------
 
 
-def save_train_state(path: Path, model: CharModel, optimizer: torch.optim.Optimizer, run: _Run, corpus: Corpus, config: LongTextConfig) -> Path:
-    """Optimizer state, step, data position, carried state and RNG as safetensors + JSON; atomic."""
+def _save_state(path: Path, model: CharModel, optimizer: torch.optim.Optimizer, run: _Run, corpus: Corpus, config: LongTextConfig) -> Path:
+    """Optimizer state, step, data position, carried state and RNG, as a training-state file."""
     tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
     if config.device.startswith("cuda"):
         tensors["rng.cuda"] = torch.cuda.get_rng_state(torch.device(config.device))
@@ -558,8 +442,6 @@ def save_train_state(path: Path, model: CharModel, optimizer: torch.optim.Optimi
     tensors = {name: t.detach().contiguous().cpu().clone() for name, t in tensors.items()}
     weights = {name: t.detach().cpu() for name, t in model.state_dict().items()}
     header = {
-        "format": STATE_FORMAT,
-        "format_version": STATE_VERSION,
         "step": run.step,
         "elapsed": run.elapsed,
         "carry_parts": len(run.carry or ()),
@@ -574,25 +456,7 @@ def save_train_state(path: Path, model: CharModel, optimizer: torch.optim.Optimi
         "recent": run.recent,
         "resumed_from": run.resumed_from,
     }
-    strings = {key: json.dumps(value) for key, value in header.items()}
-    return write_atomically(path, save_tensors(tensors, metadata=strings))
-
-
-def read_train_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The tensors and the decoded JSON metadata of a training-state file; CheckpointError if unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "no training state here: was the run saved with a checkpoint path?")
-    tensors, raw = parse_safetensors(path, path.read_bytes())
-    try:
-        meta = {key: json.loads(value) for key, value in raw.items()}
-    except json.JSONDecodeError as error:
-        raise CheckpointError(path, f"metadata is not valid JSON: {error}") from error
-    if meta.get("format") != STATE_FORMAT:
-        raise CheckpointError(path, "a safetensors file, but not a charmodels training state")
-    if meta.get("format_version") != STATE_VERSION:
-        raise CheckpointError(path, f"training-state version {meta.get('format_version')!r} is not supported (this reads {STATE_VERSION})")
-    return tensors, meta
+    return save_train_state(path, tensors, header)
 
 
 def saved_config(meta: dict[str, Any]) -> LongTextConfig:

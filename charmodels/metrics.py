@@ -10,11 +10,15 @@ import torch
 from torch.nn import functional as F
 
 from .corpora import Corpus
+from .data import Batch, encode_corpus
 from .model import CharModel
 from .sampling import generate
 from .vocab import Vocab
 
 CONFIDENT = 0.9  # a model is confident when the right next character always gets at least this
+EVAL_STREAMS = 32  # held-out streams read side by side (fixed, so recipes compare on the same reading)
+EVAL_CHUNK = 256  # characters of each held-out stream per forward pass
+EVAL_WARMUP = 100  # characters each held-out stream reads, uncounted, before its own part
 
 
 @dataclass(frozen=True)
@@ -30,34 +34,6 @@ class Metrics:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Batch:
-    """A corpus as padded tensors: row b is sequence b, inputs[t] predicts targets[t]."""
-
-    inputs: torch.Tensor  # (batch, time) ids read
-    targets: torch.Tensor  # (batch, time) ids to predict
-    valid: torch.Tensor  # (batch, time) bool: a real position, not padding (trained on)
-    counted: torch.Tensor  # (batch, time) bool: a position the quality measures count
-    first: list[str]  # each sequence's first character, to write prediction strings
-
-
-def encode_corpus(corpus: Corpus, vocab: Vocab) -> Batch:
-    sequences = corpus.sequences()
-    ids = [vocab.encode(s) for s in sequences]
-    width = max(len(s) for s in ids) - 1
-    inputs = torch.zeros(len(ids), width, dtype=torch.long)
-    targets = torch.zeros(len(ids), width, dtype=torch.long)
-    valid = torch.zeros(len(ids), width, dtype=torch.bool)
-    counted = torch.zeros(len(ids), width, dtype=torch.bool)
-    for row, (text, seq) in enumerate(zip(sequences, ids)):
-        n = len(seq) - 1
-        inputs[row, :n] = torch.tensor(seq[:-1])
-        targets[row, :n] = torch.tensor(seq[1:])
-        valid[row, :n] = True
-        counted[row, corpus.prime_length(text) - 1 : n] = True
-    return Batch(inputs, targets, valid, counted, [s[0] for s in sequences])
 
 
 @dataclass(frozen=True)
@@ -110,3 +86,48 @@ def evaluate(model: CharModel, text: str | Corpus, lines: bool = False) -> Metri
         logits, _ = model(batch.inputs)
     scores = teacher_forced(logits, batch, model.vocab)
     return Metrics(scores.tf_acc, reconstruction(model, corpus), scores.bpc, scores.min_p)
+
+
+def held_out_bpc(model: CharModel, ids: torch.Tensor, streams: int = EVAL_STREAMS, chunk: int = EVAL_CHUNK) -> float:
+    """Teacher-forced bits per character over `ids` (every character but the first predicted once).
+
+    Read as `streams` side-by-side streams, `chunk` characters at a time with the state
+    carried; each stream first reads up to EVAL_WARMUP characters before its part, uncounted.
+    """
+    n = len(ids) - 1  # characters predicted
+    if n < 1:
+        raise ValueError("held-out text needs at least 2 characters")
+    streams = min(streams, n)
+    per = math.ceil(n / streams)
+    rows = []  # (first input position, first counted position, end)
+    for b in range(streams):
+        start, end = b * per, min(n, (b + 1) * per)
+        if start < end:
+            rows.append((max(0, start - EVAL_WARMUP), start, end))
+    width = max(end - first for first, _, end in rows)
+    inputs = torch.zeros(len(rows), width, dtype=torch.int32)
+    targets = torch.zeros(len(rows), width, dtype=torch.int32)
+    counted = torch.zeros(len(rows), width, dtype=torch.bool)
+    for r, (first, start, end) in enumerate(rows):
+        inputs[r, : end - first] = ids[first:end]
+        targets[r, : end - first] = ids[first + 1 : end + 1]
+        counted[r, start - first : end - first] = True
+    device = model.head.weight.device
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    try:
+        with torch.inference_mode():
+            state = model.init_state(len(rows))
+            for col in range(0, width, chunk):
+                x = inputs[:, col : col + chunk].long().to(device)
+                y = targets[:, col : col + chunk].long().to(device)
+                logits, state = model(x, state)  # (streams, chunk, vocab)
+                nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), reduction="none")
+                total += float(nll.double()[counted[:, col : col + chunk].reshape(-1).to(device)].sum())
+    finally:
+        model.train(was_training)
+    return total / int(counted.sum()) / math.log(2)
+
+
+# ---- progress and history -------------------------------------------------------------

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import fastcells
+from . import kernels as fastcells
 from .vocab import Vocab
 
 # The registry of cell types. Each takes (input, state) and returns (outputs, state),

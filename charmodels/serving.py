@@ -17,7 +17,7 @@ from pathlib import Path
 from .checkpoint import HF_PREFIX, load_checkpoint, shipped_names
 from .corpora import CORPORA
 from .model import CELLS, CharModel
-from .recipe import corpus_of
+from .checkpoint import corpus_of
 from .sampling import Step, generate, next_char_probs
 from .views import quoted, say
 
@@ -215,8 +215,8 @@ MAX_INSIDE = 160  # characters shown in the inside views; a longer prompt shows 
 
 
 def inside(checkpoint: str, prompt: str | None, lang: str = "en"):
-    """Everything the model computes while reading the prompt (charmodels.inspect.trace)."""
-    from .inspect import trace
+    """Everything the model computes while reading the prompt (charmodels.explain.trace)."""
+    from .explain import trace
 
     model = get_model(checkpoint)
     text, notes = prepare_prompt(model, prompt, lang)
@@ -228,7 +228,7 @@ def inside(checkpoint: str, prompt: str | None, lang: str = "en"):
 
 def saliencies(checkpoints: list[str], prompt: str | None, lang: str = "en") -> list[dict]:
     """For each model: its next-character prediction and how much each prompt character drove it (occlusion)."""
-    from .inspect import saliency
+    from .explain import saliency
 
     results = []
     for checkpoint in checkpoints:

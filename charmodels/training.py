@@ -13,7 +13,8 @@ import torch
 from torch.nn import functional as F
 
 from .corpora import Corpus
-from .metrics import encode_corpus, teacher_forced
+from .data import encode_corpus
+from .metrics import teacher_forced
 from .model import CharModel, ModelConfig
 from .vocab import Vocab
 

@@ -1,11 +1,11 @@
-"""charmodels.inspect: hand-computed gates equal torch's cells; saliency finds the character that matters."""
+"""charmodels.explain: hand-computed gates equal torch's cells; saliency finds the character that matters."""
 
 import numpy as np
 import pytest
 import torch
 
 from charmodels import CORPORA, Corpus, ModelConfig, TrainConfig, train
-from charmodels.inspect import GATES, saliency, trace
+from charmodels.explain import GATES, saliency, trace
 from charmodels.model import CharModel
 from charmodels.vocab import Vocab
 

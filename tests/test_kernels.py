@@ -9,9 +9,9 @@ from torch import nn
 from torch.nn import functional as F
 
 import charmodels as cm
-from charmodels import fastcells
-from charmodels.inspect import saliency
-from charmodels.metrics import encode_corpus
+from charmodels import kernels as fastcells
+from charmodels.explain import saliency
+from charmodels.data import encode_corpus
 
 MODULES = {"rnn": nn.RNN, "gru": nn.GRU}
 

@@ -22,7 +22,7 @@ operations left to autograd 110 ms eager, 107 ms under TorchScript; torch.compil
 cell step compiled for 20 s and then ran slower than eager. bench/train_step.py keeps
 measuring the winner against nn.RNN, nn.GRU and nn.LSTM.
 
-The equations are torch's (see charmodels.inspect); tests/test_fastcells.py checks the
+The equations are torch's (see charmodels.explain); tests/test_fastcells.py checks the
 outputs, final states and every gradient against nn.RNN / nn.GRU. `CharModel.read` uses
 this while training (gradients on, float32 on CPU) and nn.RNN / nn.GRU otherwise.
 """

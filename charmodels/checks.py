@@ -1,0 +1,67 @@
+"""The one way numbers and choices given to charmodels are checked.
+
+Every config, sampling argument and app request goes through these, so the same value
+gets the same answer everywhere. A number from a user interface or JSON may arrive as a
+float (128.0): it counts as the whole number it equals. Booleans, NaN and infinities are
+never numbers here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import CharmodelsError
+
+
+def shown(value: Any) -> str:
+    """A value as an error message quotes it, even an int too large for a float."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**15:
+        return f"about {'-' if value < 0 else ''}10^{len(str(abs(value))) - 1}"
+    if isinstance(value, str) and len(value) > 40:
+        return repr(value[:40] + "…")
+    return repr(value)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def whole(name: str, value: Any, low: int, high: int) -> int:
+    """`value` as an int from low to high (an integral float counts), else CharmodelsError("not_whole")."""
+    ok = _is_real(value) and (isinstance(value, int) or (math.isfinite(value) and value == int(value)))
+    if not ok or not low <= value <= high:
+        raise CharmodelsError("not_whole", name=name, low=f"{low:,}", high=f"{high:,}", got=shown(value))
+    return int(value)
+
+
+def number(name: str, value: Any, low: float, high: float, *, above_low: bool = False) -> float:
+    """`value` as a float from low to high (above low when `above_low`), else CharmodelsError("not_number")."""
+    ok = _is_real(value) and not (isinstance(value, float) and math.isnan(value))
+    if ok:
+        try:
+            as_float = float(value)
+        except OverflowError:  # an int too large for a float is out of any range here
+            ok = False
+        else:
+            ok = (low < as_float if above_low else low <= as_float) and as_float <= high
+    if not ok:
+        low_text = f"above {low:g}" if above_low else f"{low:g}"
+        raise CharmodelsError("not_number", name=name, low=low_text, high=f"{high:g}", got=shown(value))
+    return as_float
+
+
+def choice(name: str, value: Any, choices: Iterable[str]) -> str:
+    """`value` if it is one of `choices`, else CharmodelsError("not_choice") listing them."""
+    options = list(choices)
+    if not isinstance(value, str) or value not in options:
+        raise CharmodelsError("not_choice", name=name, choices=", ".join(options), got=shown(value))
+    return value
+
+
+def text(name: str, value: Any) -> str:
+    """`value` if it is a str, else CharmodelsError("not_text")."""
+    if not isinstance(value, str):
+        raise CharmodelsError("not_text", name=name, got=type(value).__name__)
+    return value
