@@ -24,7 +24,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from .corpora import Corpus
-from .errors import CheckpointError
+from .errors import CharmodelsError, CheckpointError
 from .model import CharModel, ModelConfig
 from .vocab import Vocab
 
@@ -264,6 +264,16 @@ def _check_metadata_digest(path: Path, raw: dict[str, str]) -> None:
     """Checked last, so that a more specific problem (shapes, vocabulary) is the one named."""
     if METADATA_SHA256 in raw and raw[METADATA_SHA256] != json.dumps(metadata_digest(raw)):
         raise CheckpointError(path, "metadata does not match its recorded SHA-256: the file is corrupted")
+
+
+def as_model(model_or_name: CharModel | str | os.PathLike) -> CharModel:
+    """A model as given, or loaded from a checkpoint name or path (`goethe-lstm`); any other
+    value is refused with a message saying what to pass."""
+    if isinstance(model_or_name, CharModel):
+        return model_or_name
+    if isinstance(model_or_name, (str, os.PathLike)):
+        return load_checkpoint(model_or_name)
+    raise CharmodelsError("model_expected", got=type(model_or_name).__name__, name="goethe-lstm")
 
 
 def load_checkpoint(path_or_name: str | os.PathLike) -> CharModel:
