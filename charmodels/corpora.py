@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from .errors import CharmodelsError
+
 
 @dataclass(frozen=True)
 class Corpus:
@@ -101,3 +103,18 @@ def corpus_from_text(name: str, text: str, source: str = "user text") -> Corpus:
     if len(text) < 2:
         raise ValueError("a corpus needs at least 2 characters: one to read and one to predict")
     return Corpus(name, text, source)
+
+
+def as_corpus(text: str | Corpus, lines: bool = False) -> Corpus:
+    """A Corpus as given, or a plain text as an anonymous corpus.
+
+    A string that is the name of a built-in corpus but not its text ("goethe") is refused:
+    it would silently train on, or score, the six letters of the name.
+    """
+    if isinstance(text, Corpus):
+        return text
+    if not isinstance(text, str):
+        raise CharmodelsError("not_text", name="text", got=type(text).__name__)
+    if text in CORPORA and CORPORA[text].text != text:
+        raise CharmodelsError("text_expected", got=text)
+    return Corpus("text", text, "", lines)

@@ -37,7 +37,7 @@ from .corpora import corpus_from_text
 from .metrics import Metrics, evaluate
 from .model import CELLS, CharModel, ModelConfig
 from .checkpoint import checkpoint_name, corpus_record
-from .training import History, Progress, TrainConfig, _Thinning, train
+from .training import History, Progress, TrainConfig, Thinning, train
 from .vocab import describe_char
 
 # Characters a user's text may have. Not the 20,000 first planned: evaluate()'s free-run
@@ -209,7 +209,7 @@ class TrainingJob:
         self.out_dir = Path(out_dir) if out_dir is not None else None
 
         self._lock = threading.Lock()  # guards the fields below, written by the thread
-        self._curve = _Thinning(CURVE_POINTS // 2)  # keeps < CURVE_POINTS points, plus the last
+        self._curve = Thinning(CURVE_POINTS // 2)  # keeps < CURVE_POINTS points, plus the last
         self._progress: Progress | None = None
         self._state, self._message = RUNNING, "starting"
         self._ending = STOPPED  # what a training that was told to stop ends as
