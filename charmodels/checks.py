@@ -2,13 +2,14 @@
 
 Every config, sampling argument and app request goes through these, so the same value
 gets the same answer everywhere. A number from a user interface or JSON may arrive as a
-float (128.0): it counts as the whole number it equals. Booleans, NaN and infinities are
-never numbers here.
+float (128.0): it counts as the whole number it equals. numpy's numbers count like Python's;
+booleans, NaN and infinities are never numbers here.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,12 +26,13 @@ def shown(value: Any) -> str:
 
 
 def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # numbers.Real takes numpy's ints and floats (not numpy's bool_); Python's bool is an int, refused
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def whole(name: str, value: Any, low: int, high: int) -> int:
     """`value` as an int from low to high (an integral float counts), else CharmodelsError("not_whole")."""
-    ok = _is_real(value) and (isinstance(value, int) or (math.isfinite(value) and value == int(value)))
+    ok = _is_real(value) and (isinstance(value, numbers.Integral) or (math.isfinite(value) and value == int(value)))
     if not ok or not low <= value <= high:
         raise CharmodelsError("not_whole", name=name, low=f"{low:,}", high=f"{high:,}", got=shown(value))
     return int(value)

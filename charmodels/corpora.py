@@ -14,19 +14,36 @@ from .errors import CharmodelsError
 
 @dataclass(frozen=True)
 class Corpus:
-    name: str  # short identifier, used in checkpoint names: <name>-<cell>
-    text: str  # the exact training text
-    source: str  # which seed document it comes from, and where in it
-    lines: bool = False  # True: each line is its own sequence from a fresh state
+    """A text to train on or measure against, with where it comes from.
+
+    Fields:
+        name: a short identifier, used in checkpoint names (``<name>-<cell>``).
+        text: the exact text.
+        source: where it comes from (a seed document, "user text", a file name).
+        lines: False: the text is one sequence, read from start to end. True: each line is
+            its own sequence, read from a fresh state and ended by a newline (see `sequences`).
+    """
+
+    name: str
+    text: str
+    source: str
+    lines: bool = False
 
     @property
     def sha256(self) -> str:
+        """The SHA-256 of the text's UTF-8 bytes: how a checkpoint names the text it was trained on."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def sequences(self) -> list[str]:
-        """What training reads: the whole text, or each line ending in a newline."""
+        """What training reads: ``[text]``, or with `lines` each line that is not empty, ending in a newline.
+
+        Every line ends in a newline, the last one too, whether or not the text ends with one,
+        so a model learns where each line stops: ``"i like dog\nyou hate milk"`` and the same text
+        with a final newline both give ``["i like dog\n", "you hate milk\n"]``. Empty lines (a
+        final newline, or blank lines between) give nothing to predict and are left out.
+        """
         if self.lines:
-            return [line + "\n" for line in self.text.split("\n")]
+            return [line + "\n" for line in self.text.split("\n") if line]
         return [self.text]
 
     def prime_length(self, sequence: str) -> int:
@@ -97,11 +114,12 @@ CORPORA: dict[str, Corpus] = {corpus.name: corpus for corpus in _ALL}
 
 
 def corpus_from_text(name: str, text: str, source: str = "user text") -> Corpus:
-    """A user's own text as a corpus, with a clear message for unusable input."""
+    """A user's own text as a corpus; CharmodelsError ("corpus_name", "text_too_short") for
+    a name that cannot be part of a file name or a text too short to learn from."""
     if not name or not name.replace("_", "").replace(".", "").isalnum():
-        raise ValueError(f"corpus name {name!r} must be letters, digits, '_' or '.'")
+        raise CharmodelsError("corpus_name", got=repr(name))
     if len(text) < 2:
-        raise ValueError("a corpus needs at least 2 characters: one to read and one to predict")
+        raise CharmodelsError("text_too_short")
     return Corpus(name, text, source)
 
 

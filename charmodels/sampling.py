@@ -2,37 +2,58 @@
 
 The recurrent state is carried from step to step: the prompt is read once, then each
 new character costs one step of the cell, never a re-read of everything before it.
+
+One contract for the library, the command line and the app: `check_sampling` checks the
+sampling arguments and gives them one meaning everywhere (top_k 0 or None = off, top_p 1
+or None = off, seed -1 or None = random); the app calls it with narrower bounds of its own.
 """
 
 from __future__ import annotations
 
-import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from . import checks
+from .checkpoint import as_model
 from .engine import Stepper
+from .errors import CharmodelsError
 from .model import CharModel
 
 MAX_LENGTH = 10_000  # characters one generate() call may write
 MAX_PROMPT = 1_000_000  # characters a prompt may have
 MAX_TEMPERATURE = 10.0  # beyond this every distribution is flat noise
+MAX_TOP_K = 0x110000  # every Unicode code point: no vocabulary is larger, so any larger k is "off"
+MAX_SEED = 2**63 - 1  # a seed fits a signed 64-bit integer, as JSON clients and numpy hold it
 
 
 @dataclass(frozen=True)
 class Step:
-    """One generated character and where it came from."""
+    """One character `generate` wrote, and where it came from.
 
-    char: str  # the character written
-    index: int  # its id in the vocabulary
-    prob: float  # the probability the model gave it (from `model_dist`: with greedy decoding `dist` is all on it)
-    dist: np.ndarray  # (vocab,) the distribution it was drawn from (after temperature/top-k/top-p)
-    model_dist: np.ndarray  # (vocab,) the model's own softmax, before any reshaping
-    chars: tuple[str, ...]  # the vocabulary, so a distribution can be read as characters
+    Fields:
+        char: the character written.
+        index: its id in the vocabulary: ``chars[index] == char``.
+        prob: the probability the model gave it, ``model_dist[index]``, before temperature,
+            top-k or top-p (when greedy, `dist` puts all its mass on it instead).
+        dist: (vocab,) float64, the distribution it was drawn from: the model's, reshaped
+            by temperature, then top-k, then top-p. Sums to 1.
+        model_dist: (vocab,) float64, the model's own softmax at this step. Sums to 1.
+        chars: the vocabulary, so a distribution reads as characters: dist[i] belongs to chars[i].
+    """
+
+    char: str
+    index: int
+    prob: float
+    dist: np.ndarray
+    model_dist: np.ndarray
+    chars: tuple[str, ...]
 
     def top(self, k: int = 10, *, model: bool = False) -> list[tuple[str, float]]:
+        """The k most likely (char, prob) pairs of `dist`, or of `model_dist` with model=True."""
         return top_chars(self.model_dist if model else self.dist, self.chars, k)
 
 
@@ -44,35 +65,75 @@ def top_chars(dist: np.ndarray, chars: tuple[str, ...] | list[str], k: int | Non
     return [(chars[i], float(dist[i])) for i in order]
 
 
-def check_prompt(model: CharModel, prompt: str) -> list[int]:
-    if not isinstance(prompt, str):
-        raise ValueError(f"the prompt must be text, got {type(prompt).__name__}")
-    if not prompt:
-        raise ValueError("the prompt is empty: give at least one character for the model to read")
-    if len(prompt) > MAX_PROMPT:
-        raise ValueError(f"the prompt has {len(prompt):,} characters; the limit is {MAX_PROMPT:,}")
-    return model.vocab.encode(prompt)  # names any unknown characters
+@dataclass(frozen=True)
+class SamplingRequest:
+    """Sampling arguments as `check_sampling` passed them, with "off" and "random" as None.
+
+    Fields:
+        length: characters to write.
+        temperature: 0 = greedy (always the most likely character); above 0, characters are
+            drawn from softmax(logits / temperature): below 1 sharper, above 1 flatter.
+        top_k: draw only from the k most likely characters; None = off.
+        top_p: draw only from the fewest most likely characters whose probabilities reach
+            top_p (nucleus sampling); None = off.
+        seed: seeds the draws, so the same seed writes the same text; None = a fresh random seed.
+    """
+
+    length: int
+    temperature: float
+    top_k: int | None
+    top_p: float | None
+    seed: int | None
+
+    @property
+    def greedy(self) -> bool:
+        """Temperature 0: no randomness, so top_k, top_p and seed change nothing."""
+        return self.temperature == 0
 
 
-def check_sampling(length: int, temperature: float, top_k: int | None, top_p: float | None) -> None:
-    if isinstance(length, bool) or not isinstance(length, int):
-        raise ValueError(f"length must be a whole number, got {length!r}")
-    if not 0 <= length <= MAX_LENGTH:
-        raise ValueError(f"length must be from 0 to {MAX_LENGTH:,}, got {length:,}")
-    # `temperature != temperature` tests for NaN: math.isnan(10**400) would raise OverflowError
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature != temperature:
-        raise ValueError(f"temperature must be a number, got {temperature!r}")
-    if not 0 <= temperature <= MAX_TEMPERATURE:
-        try:
-            shown = f"{temperature:g}"
-        except OverflowError:  # an int too large for a float
-            shown = f"about {'-' if temperature < 0 else ''}10^{int(abs(temperature).bit_length() * math.log10(2))}"
-        raise ValueError(f"temperature must be from 0 (greedy) to {MAX_TEMPERATURE:g}, got {shown}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be a whole number of at least 1 (or None for off), got {top_k!r}")
+def check_sampling(
+    length: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    *,
+    max_length: int = MAX_LENGTH,
+    max_temperature: float = MAX_TEMPERATURE,
+) -> SamplingRequest:
+    """Check sampling arguments once, with one meaning everywhere; CharmodelsError names the first bad one.
+
+    length: a whole number from 0 to `max_length`.
+    temperature: from 0 (greedy) to `max_temperature`.
+    top_k: 0 or None = off, else 1 to MAX_TOP_K.
+    top_p: 1 or None = off, else above 0 and below 1.
+    seed: -1 or None = random, else 0 to MAX_SEED.
+
+    A whole number may arrive as a float (5.0), as JSON and sliders send it. The library's
+    bounds are the defaults; the app passes its own narrower ones.
+    """
+    length = checks.whole("length", length, 0, max_length)
+    temperature = checks.number("temperature", temperature, 0.0, max_temperature)
+    if top_k is not None:
+        top_k = checks.whole("top_k", top_k, 0, MAX_TOP_K) or None  # 0 = off
     if top_p is not None:
-        if not isinstance(top_p, (int, float)) or isinstance(top_p, bool) or not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be above 0 and at most 1 (or None for off), got {top_p!r}")
+        top_p = checks.number("top_p", top_p, 0.0, 1.0, above_low=True)
+        top_p = None if top_p == 1 else top_p  # 1 = off: the whole distribution
+    if seed is not None:
+        seed = checks.whole("seed", seed, -1, MAX_SEED)
+        seed = None if seed == -1 else seed  # -1 = random
+    return SamplingRequest(length, temperature, top_k, top_p, seed)
+
+
+def check_prompt(model: CharModel, prompt: str) -> list[int]:
+    """The prompt's ids; CharmodelsError for a prompt that is not text, empty or longer than
+    MAX_PROMPT, UnknownCharacterError naming characters the model does not know."""
+    checks.text("prompt", prompt)
+    if not prompt:
+        raise CharmodelsError("empty_prompt")
+    if len(prompt) > MAX_PROMPT:
+        raise CharmodelsError("prompt_too_long", n=len(prompt), limit=MAX_PROMPT)
+    return model.vocab.encode(prompt)
 
 
 @torch.inference_mode()
@@ -84,8 +145,14 @@ def _read(model: CharModel, ids: list[int], state=None):
     return probs.numpy(), state
 
 
-def next_char_probs(model: CharModel, prompt: str) -> list[tuple[str, float]]:
-    """The model's distribution over the character after `prompt`, most likely first."""
+def next_char_probs(model: CharModel | str | os.PathLike, prompt: str) -> list[tuple[str, float]]:
+    """The model's distribution over the character after `prompt`: (char, probability) for
+    every character of the vocabulary, most likely first.
+
+    model: a CharModel, or a checkpoint name or path ("goethe-lstm"), loaded first.
+    prompt: checked as for `generate`.
+    """
+    model = as_model(model)
     probs, _ = _read(model, check_prompt(model, prompt))
     return top_chars(probs, model.vocab.chars)
 
@@ -125,7 +192,7 @@ def reshape(probs: np.ndarray, temperature: float, top_k: int | None, top_p: flo
 
 
 def generate(
-    model: CharModel,
+    model: CharModel | str | os.PathLike,
     prompt: str,
     length: int,
     temperature: float = 0.0,
@@ -133,17 +200,44 @@ def generate(
     top_p: float | None = None,
     seed: int | None = None,
 ) -> Iterator[Step]:
-    """Continue `prompt` by `length` characters, yielding each step as it is made.
+    """Continue `prompt` by `length` characters, yielding a `Step` for each new character.
 
-    Arguments are checked before anything runs, so a bad call fails at once.
+    The prompt is read, not repeated: the steps are only the new characters, so the whole
+    text is ``prompt + "".join(step.char for step in steps)``. Characters are made as the
+    steps are iterated; the arguments are checked at the call, before any is made.
+
+    model: a CharModel, or a checkpoint name or path ("goethe-lstm"), loaded first.
+    prompt: at least one character, all in the model's vocabulary (up to MAX_PROMPT).
+    length: characters to write, 0 to MAX_LENGTH (10,000).
+    temperature: 0 (the default) is greedy: always the most likely character, the same
+        text every time. Above 0, up to MAX_TEMPERATURE (10), each character is drawn at
+        random from softmax(logits / temperature): below 1 sharper, 1 the model's own
+        distribution, above 1 flatter.
+    top_k: draw only from the k most likely characters; 0 or None = off.
+    top_p: draw only from the fewest most likely characters whose probabilities together
+        reach top_p, above 0 and at most 1 (nucleus sampling); 1 or None = off.
+    seed: the same seed draws the same text, 0 to MAX_SEED; -1 or None = random.
+
+    Temperature comes first, then top-k, then top-p. When greedy, top_k, top_p and seed
+    change nothing: the most likely character survives every cut.
+
+    Each Step holds the character (`char`, its vocabulary id `index`), the probability the
+    model gave it (`prob`), the distribution it was drawn from (`dist`) beside the model's
+    own (`model_dist`), and the vocabulary (`chars`); ``step.top(5)`` lists the five most
+    likely characters.
+
+    Raises CharmodelsError naming the first bad argument (the same checks as
+    `check_sampling` and `check_prompt`, which the command line and the app use too),
+    UnknownCharacterError for prompt characters the model does not know.
+
+    >>> "K" + "".join(step.char for step in generate("goethe-lstm", "K", 20))
+    'Knowing is not enough'
     """
-    check_sampling(length, temperature, top_k, top_p)
+    request = check_sampling(length, temperature, top_k, top_p, seed)
+    model = as_model(model)
     ids = check_prompt(model, prompt)
-    try:
-        rng = np.random.default_rng(seed)
-    except (TypeError, ValueError):  # numpy refuses 1.5, -1, "abc" with a TypeError or its own wording
-        raise ValueError(f"seed must be a whole number from 0 (or None for a random seed), got {seed!r}") from None
-    return _steps(model, ids, length, temperature, top_k, top_p, rng)
+    rng = np.random.default_rng(request.seed)  # None: seeded from the operating system's entropy
+    return _steps(model, ids, request.length, request.temperature, request.top_k, request.top_p, rng)
 
 
 def _steps(model, ids, length, temperature, top_k, top_p, rng) -> Iterator[Step]:

@@ -1,16 +1,28 @@
-"""Sampling: greedy is argmax, seeds reproduce, top-k/top-p stay inside their sets,
-every bad argument is refused at call time with a clear ValueError."""
+"""Sampling: greedy is argmax, seeds reproduce, top-k/top-p stay inside their sets, one
+meaning of "off" and "random" (check_sampling), every bad argument refused at call time with
+a CharmodelsError, a checkpoint name accepted as the model, and help() that teaches."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
+import pydoc
 
 import numpy as np
 import pytest
 
 import charmodels as cm
-from charmodels.sampling import MAX_LENGTH, MAX_PROMPT, MAX_TEMPERATURE
+from charmodels.errors import CharmodelsError
+from charmodels.sampling import (
+    MAX_LENGTH,
+    MAX_PROMPT,
+    MAX_SEED,
+    MAX_TEMPERATURE,
+    MAX_TOP_K,
+    SamplingRequest,
+    check_sampling,
+)
 
 
 @pytest.fixture(scope="module")
@@ -217,21 +229,29 @@ def test_temperature_reshapes_the_distribution(flat):
         ({"top_p": 1.5}, "top_p"),
         ({"top_p": -0.5}, "top_p"),
         ({"top_p": float("nan")}, "top_p"),
-        ({"top_k": 0}, "top_k"),
+        ({"top_p": "1"}, "top_p"),
         ({"top_k": -1}, "top_k"),
         ({"top_k": 2.5}, "top_k"),
         ({"top_k": True}, "top_k"),
+        ({"top_k": MAX_TOP_K + 1}, "top_k"),
+        ({"seed": -2}, "seed"),
+        ({"seed": 1.5}, "seed"),
+        ({"seed": "7"}, "seed"),
+        ({"seed": MAX_SEED + 1}, "seed"),
+        ({"seed": True}, "seed"),
         ({"prompt": ""}, "empty"),
         ({"prompt": None}, "prompt"),
         ({"prompt": "a" * (MAX_PROMPT + 1)}, "limit"),
     ],
 )
-def test_bad_arguments_raise_value_error_at_call_time(goethe, kwargs, message):
+def test_bad_arguments_raise_charmodels_error_at_call_time(goethe, kwargs, message):
     call = {"prompt": "K", "length": 5, "temperature": 1.0, "top_k": None, "top_p": None, "seed": 0}
     call.update(kwargs)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(CharmodelsError, match=message) as info:
         # no iteration: generate itself must raise, before the first character
         cm.generate(goethe, call.pop("prompt"), **call)
+    assert info.value.code in ("not_whole", "not_number", "not_text", "empty_prompt", "prompt_too_long")
+    assert isinstance(info.value, ValueError)  # still caught the usual way
 
 
 def test_unknown_prompt_characters_are_named_at_call_time(goethe):
@@ -264,3 +284,107 @@ def test_huge_prompt_is_read_once_and_works(make_model):
     steps = list(cm.generate(model, prompt, 5))
     assert len(steps) == 5
     assert steps[0].char == probs[0][0]
+
+
+# ---------------------------------------------------------------- one contract: off and random
+
+
+def test_check_sampling_gives_off_and_random_one_meaning():
+    # regression: the library refused top_k=0 and seed=-1, which the app's API sends for "off" and "random"
+    assert check_sampling(5, 1.0, 0, 1, -1) == SamplingRequest(5, 1.0, None, None, None)
+    assert check_sampling(5, 1.0, None, None, None) == SamplingRequest(5, 1.0, None, None, None)
+    assert check_sampling(5.0, 1, 3.0, 0.5, 7.0) == SamplingRequest(5, 1.0, 3, 0.5, 7)  # JSON and sliders send floats
+    request = check_sampling(5, 0.0, 3, 0.5, 7)
+    assert request.greedy and not check_sampling(5, 0.5).greedy
+    assert isinstance(request.length, int) and isinstance(request.top_k, int) and isinstance(request.seed, int)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.length = 6
+
+
+def test_check_sampling_takes_narrower_bounds():
+    assert check_sampling(2000, 2.0, max_length=2000, max_temperature=2.0).length == 2000
+    with pytest.raises(CharmodelsError, match="from 0 to 2,000") as info:
+        check_sampling(2001, 1.0, max_length=2000, max_temperature=2.0)
+    assert info.value.code == "not_whole" and info.value.params["name"] == "length"
+    with pytest.raises(CharmodelsError, match="temperature must be a number from 0 to 2") as info:
+        check_sampling(10, 2.5, max_length=2000, max_temperature=2.0)
+    assert info.value.params["name"] == "temperature"
+
+
+@pytest.mark.parametrize("name,off,on", [("top_k", 0, None), ("top_p", 1, None), ("top_p", 1.0, None)])
+def test_off_values_sample_exactly_as_none(flat, name, off, on):
+    def text(value):
+        return text_of(cm.generate(flat, "a", 40, temperature=1.5, seed=3, **{name: value}))
+
+    assert text(off) == text(on)
+
+
+def test_seed_minus_one_is_random_like_none(flat):
+    texts = {text_of(cm.generate(flat, "a", 40, temperature=2.0, seed=-1)) for _ in range(3)}
+    texts |= {text_of(cm.generate(flat, "a", 40, temperature=2.0, seed=None)) for _ in range(3)}
+    assert len(texts) > 1  # fresh seeds: 40 characters from a flat model do not repeat by chance
+
+
+def test_greedy_ignores_top_k_top_p_and_seed(goethe):
+    greedy = text_of(cm.generate(goethe, "K", 30))
+    assert text_of(cm.generate(goethe, "K", 30, 0.0, top_k=2, top_p=0.3, seed=5)) == greedy
+    assert text_of(cm.generate(goethe, "K", 30, 0.0, seed=-1)) == greedy
+
+
+# ---------------------------------------------------------------- a checkpoint name as the model
+
+
+def test_a_checkpoint_name_is_accepted_as_the_model(goethe):
+    # regression: generate("goethe-lstm", "K", 5) raised AttributeError: 'str' object has no attribute 'vocab'
+    assert text_of(cm.generate("goethe-lstm", "K", 20)) == text_of(cm.generate(goethe, "K", 20)) == "nowing is not enough"
+    assert cm.next_char_probs("goethe-lstm", "K") == cm.next_char_probs(goethe, "K")
+
+
+@pytest.mark.parametrize("not_a_model", [None, 3, ["goethe-lstm"], object()])
+def test_anything_else_as_the_model_is_a_clear_error(not_a_model):
+    for call in (lambda: cm.generate(not_a_model, "K", 5), lambda: cm.next_char_probs(not_a_model, "K")):
+        with pytest.raises(CharmodelsError, match="expected a CharModel") as info:
+            call()
+        assert info.value.code == "model_expected"
+
+
+def test_an_unknown_checkpoint_name_says_so():
+    with pytest.raises(cm.CheckpointError, match="no such checkpoint"):
+        cm.generate("goethe-transformer", "K", 5)
+
+
+def test_arguments_are_checked_before_a_checkpoint_is_loaded():
+    with pytest.raises(CharmodelsError, match="length"):
+        cm.generate("no-such-checkpoint", "K", -1)
+
+
+# ---------------------------------------------------------------- help() teaches
+
+
+def test_help_of_generate_teaches_the_contract():
+    text = " ".join(pydoc.render_doc(cm.generate, renderer=pydoc.plaintext).split())
+    for phrase in (
+        "0 (the default) is greedy",
+        "The prompt is read, not repeated",
+        "0 or None = off",  # top_k
+        "1 or None = off",  # top_p
+        "-1 or None = random",  # seed
+        "When greedy, top_k, top_p and seed change nothing",
+        "MAX_LENGTH (10,000)",
+        "MAX_TEMPERATURE (10)",
+        "Each Step holds",
+        "goethe-lstm",
+    ):
+        assert phrase in text, phrase
+    assert f"MAX_LENGTH ({MAX_LENGTH:,})" in text and f"MAX_TEMPERATURE ({MAX_TEMPERATURE:g})" in text
+
+
+def test_help_of_step_shows_every_field():
+    text = pydoc.render_doc(cm.Step, renderer=pydoc.plaintext)
+    for field in dataclasses.fields(cm.Step):
+        assert f"{field.name}:" in text, field.name
+    assert "before temperature" in text and "Sums to 1" in text
+
+
+def test_the_docstring_example_runs():
+    assert "K" + "".join(step.char for step in cm.generate("goethe-lstm", "K", 20)) == "Knowing is not enough"
