@@ -16,7 +16,7 @@ from safetensors.torch import save as save_tensors
 from safetensors.torch import save_file
 
 import charmodels as cm
-from charmodels.checkpoint import FORMAT_VERSION, tensor_digest
+from charmodels.checkpoint import FORMAT_VERSION, METADATA_SHA256, metadata_digest, tensor_digest
 
 CONFIGS = [("rnn", 8, 1, 0), ("lstm", 16, 2, 4), ("gru", 8, 1, 0)]
 
@@ -45,7 +45,7 @@ def rewrite(
     src: Path, dst: Path, meta: dict | None = None, drop: tuple[str, ...] = (), fix_sha: bool = True, raw: dict | None = None
 ) -> Path:
     """Write a variant of a checkpoint: metadata values replaced (`meta` JSON-encoded, `raw` as
-    given; None removes a key), tensors dropped, the recorded SHA-256 recomputed so the check
+    given; None removes a key), tensors dropped, the recorded SHA-256s recomputed so the check
     under test is the one that fires."""
     data = src.read_bytes()
     header, _ = split(data)
@@ -59,6 +59,8 @@ def rewrite(
             strings[key] = value
     if fix_sha:
         strings["tensor_sha256"] = json.dumps(tensor_digest(tensors))
+    if METADATA_SHA256 in strings:
+        strings[METADATA_SHA256] = json.dumps(metadata_digest(strings))
     dst.write_bytes(save_tensors(tensors, metadata=strings))
     return dst
 
@@ -252,9 +254,25 @@ def test_invalid_model_config(tmp_path, saved, config):
     assert_refused(rewrite(saved, tmp_path / "m.safetensors", {"model_config": config}))
 
 
-@pytest.mark.parametrize("vocab", [["b", "a", "c"], ["a", "a", "b"], [], ["ab", "c", "d"], "abc"])
-def test_invalid_vocabulary(tmp_path, saved, vocab):
-    assert_refused(rewrite(saved, tmp_path / "m.safetensors", {"vocab": vocab}), "vocabulary")
+@pytest.mark.parametrize(
+    "vocab, code",
+    [
+        (["a", "a", "b"], "vocab_repeated"),
+        ([], "vocab_none"),
+        (["ab", "c", "d"], "vocab_entry"),
+        (["a", "", "c"], "vocab_entry"),
+        (["a", 1, "c"], "vocab_entry"),
+        (["a", None, "c"], "vocab_entry"),
+        (["a", ["b"], "c"], "vocab_entry"),
+        ("abc", "vocab_not_list"),
+        ({"a": 0, "b": 1, "c": 2}, "vocab_not_list"),
+        (None, "vocab_not_list"),
+    ],
+)
+def test_invalid_vocabulary(tmp_path, saved, vocab, code):
+    path = rewrite(saved, tmp_path / "m.safetensors", raw={"vocab": json.dumps(vocab)})  # raw: None is JSON null here
+    error = assert_refused(path, "vocabulary")
+    assert error.code == code
 
 
 def test_flipped_byte_in_tensor_data_fails_the_sha256(tmp_path, saved):
