@@ -136,8 +136,9 @@ def save_checkpoint(model: CharModel, path: str | os.PathLike, **metadata: Any) 
 
     What `model.info` says under INFO_KEYS (a trained model's corpus, training config, history
     and metrics) is saved too, unless a keyword gives it: a model saved with no keywords still
-    carries what `python -m charmodels eval` needs. Weights that are not float32 or not finite
-    are refused (CharmodelsError), so a diverged model never becomes a file.
+    carries what `python -m charmodels eval` needs. A keyword given as None leaves that entry
+    out. Weights that are not float32 or not finite are refused (CharmodelsError), so a
+    diverged model never becomes a file.
 
     Written to a temporary file in the same folder, then renamed over `path`: an
     interrupted save never leaves a half-written checkpoint behind.
@@ -158,7 +159,8 @@ def save_checkpoint(model: CharModel, path: str | os.PathLike, **metadata: Any) 
     for key, value in {**defaults, **metadata}.items():
         if key in header or key == METADATA_SHA256:
             raise CharmodelsError("metadata_reserved", key=key)
-        header[key] = _jsonable(value)
+        if value is not None:
+            header[key] = _jsonable(value)
     strings = {}
     for key, value in header.items():
         try:
@@ -315,7 +317,10 @@ def _download(url: str) -> Path:
     parts = url[len(HF_PREFIX) :].split("/")
     if len(parts) < 3 or not all(parts):
         raise CheckpointError(url, "hub_name")
-    from huggingface_hub import constants, hf_hub_download  # imported here: only Hub users pay for it
+    from huggingface_hub import (  # imported here: only Hub users pay for it
+        constants,
+        hf_hub_download,
+    )
 
     repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
     try:
