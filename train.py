@@ -27,6 +27,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
 from charmodels.corpora import CORPORA, Corpus, corpus_from_text
 from charmodels.longtext import LONG_MODEL, LongTextConfig
 from charmodels.model import CELLS, ModelConfig
@@ -35,7 +37,6 @@ from charmodels.training import TrainConfig
 ROOT = Path(__file__).resolve().parent
 PRINT_EVERY = 25  # steps between progress lines
 PREDICTION_EVERY = 100  # steps between prediction strings, the seeds' "------ 10 ------"
-BAR_WIDTH = 20
 # Above this many characters a text is trained in long-text mode: evaluate() free-runs the
 # whole text after its first character, and one generate() writes at most 10,000 of them.
 LONG_FROM = 10_000
@@ -80,28 +81,26 @@ def one_line(text: str, width: int = 100) -> str:
 
 
 def run_job(job: Job, messages) -> dict:
-    """Runs in a worker process: one thread, since two small models per core beat one shared."""
+    """Runs in a worker process: one thread, since two small models per core beat one shared.
+
+    Progress goes to the main process as plain tuples: ("step", name, attempt, step, loss,
+    tf_acc, min_p), ("prediction", name, total step, text) and ("done", name, steps, seconds, text).
+    """
     import torch
 
     from charmodels.recipe import train_to_checkpoint
 
     torch.set_num_threads(1)
-    max_steps = job.train_config.max_steps
 
     def on_step(p) -> None:
         if p.step % PRINT_EVERY == 0 or p.step == 1:
-            done = int(BAR_WIDTH * p.step / max_steps)
-            bar = "█" * done + "░" * (BAR_WIDTH - done)
-            messages.put(
-                f"{job.name:16s} try {p.attempt} {bar} step {p.step:4d}/{max_steps} "
-                f"loss {p.loss:.4f} tf_acc {p.tf_acc:6.1%} min_p {p.min_p:.3f}"
-            )
+            messages.put(("step", job.name, p.attempt, p.step, p.loss, p.tf_acc, p.min_p))
         if p.step % PREDICTION_EVERY == 0:
-            messages.put(f"{job.name:16s} ------ {p.total_steps} ------ {one_line(p.prediction)}")
+            messages.put(("prediction", job.name, p.total_steps, p.prediction))
 
     result = train_to_checkpoint(job.corpus, job.model_config, job.train_config, job.out, on_step)
     h = result.history
-    messages.put(f"{job.name:16s} done: {h.steps} steps in {h.seconds:.1f} s -> {one_line(h.snapshots[-1][1])}")
+    messages.put(("done", job.name, h.steps, h.seconds, h.snapshots[-1][1]))
     return {
         "name": job.name,
         "corpus": job.corpus.name,
@@ -109,11 +108,50 @@ def run_job(job: Job, messages) -> dict:
         "parameters": result.model.num_parameters(),
         "steps": h.steps,
         "attempts": h.attempts,
+        "best_attempt": h.best.get("attempt"),
         "seconds": h.seconds,
         "path": str(result.path),
         **result.metrics.to_dict(),
         "meets_bar": result.metrics.meets_bar,
     }
+
+
+class Board:
+    """The live view of several trainings: a rich progress bar per model on a terminal, the
+    seed-style prediction lines ("------ 100 ------ ...") scrolling above them. Piped into a
+    file or a CI log the bars are off and only the lines are printed."""
+
+    def __init__(self, jobs: list[Job]):
+        self.progress = Progress(
+            TextColumn("{task.description:16s}"),
+            BarColumn(bar_width=20),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            disable=not sys.stderr.isatty(),
+        )
+        self.tasks = {job.name: self.progress.add_task(job.name, total=job.train_config.max_steps, info="waiting") for job in jobs}
+
+    def __enter__(self) -> Board:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def show(self, message: tuple) -> None:
+        kind, name, *rest = message
+        task = self.tasks[name]
+        if kind == "step":
+            attempt, step, loss, tf_acc, min_p = rest
+            info = f"try {attempt} loss {loss:.4f} tf_acc {tf_acc:6.1%} min_p {min_p:.3f}"
+            self.progress.update(task, completed=step, info=info)
+        elif kind == "prediction":
+            total, text = rest
+            self.progress.console.print(f"{name:16s} ------ {total} ------ {one_line(text)}", markup=False, highlight=False)
+        elif kind == "done":
+            steps, seconds, text = rest
+            self.progress.update(task, completed=self.progress.tasks[task].total, info=f"done: {steps} steps in {seconds:.1f} s")
+            self.progress.console.print(f"{name:16s} done: {steps} steps in {seconds:.1f} s -> {one_line(text)}", markup=False, highlight=False)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -219,20 +257,20 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = []
     context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no forked torch threads
-    with context.Manager() as manager, ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+    with context.Manager() as manager, ProcessPoolExecutor(args.jobs, mp_context=context) as pool, Board(jobs) as board:
         messages = manager.Queue()
         futures = {pool.submit(run_job, job, messages): job for job in jobs}
         pending = set(futures)
         while pending:
             try:
-                print(messages.get(timeout=0.2), flush=True)
+                board.show(messages.get(timeout=0.2))
             except queue.Empty:
                 pass
             for future in [f for f in pending if f.done()]:
                 pending.discard(future)
                 rows.append(future.result())
         while not messages.empty():
-            print(messages.get(), flush=True)
+            board.show(messages.get())
     wall = time.perf_counter() - started
     corpus_order = [c.name for c in corpora]
     rows.sort(key=lambda r: (corpus_order.index(r["corpus"]), cells.index(r["cell"])))
@@ -261,8 +299,8 @@ def clock(seconds: float | None) -> str:
 
 def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
     """One model on a long text: truncated BPTT, held-out bpc, checkpoints and --resume."""
-    from charmodels.checkpoint import CheckpointError
-    from charmodels.longtext import read_train_state, saved_config, state_path, train_long
+    from charmodels.checkpoint import CheckpointError, read_train_state, state_path
+    from charmodels.longtext import saved_config, train_long
 
     if args.cell and len(args.cell) > 1:
         raise ValueError("long-text training trains one model: give one --cell")
@@ -308,26 +346,36 @@ def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     last_print = [0.0]
+    live = sys.stderr.isatty()  # a terminal gets a live bar; a log gets a line every LONG_PRINT_SECONDS
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=30),
+        TextColumn("{task.fields[info]}"),
+        disable=not live,
+    )
+    task = progress.add_task(path.name, total=config.max_steps or config.time_limit, info="starting")
 
     def on_step(p) -> bool:
+        limit = f"/{p.max_steps:,}" if p.max_steps else ""
+        val = f"val bpc {p.val_bpc:.4f}" if p.val_bpc is not None else "val bpc -"
+        line = (
+            f"step {p.step:,}{limit}  epoch {p.epoch:.2f}  loss {p.recent_loss:.4f} ({p.recent_loss / math.log(2):.3f} bpc)  "
+            f"{val}  lr {p.lr:.2e}  {p.chars_per_s:,.0f} chars/s  {clock(p.elapsed)} elapsed  ETA {clock(p.eta)}"
+        )
+        progress.update(task, completed=p.step if config.max_steps else min(p.elapsed, config.time_limit), info=line)
         now = time.monotonic()
-        if p.step == 1 or p.evaluated or now - last_print[0] >= LONG_PRINT_SECONDS or p.step == p.max_steps:
+        if p.evaluated or p.saved or not live and (p.step == 1 or now - last_print[0] >= LONG_PRINT_SECONDS or p.step == p.max_steps):
             last_print[0] = now
-            limit = f"/{p.max_steps:,}" if p.max_steps else ""
-            val = f"val bpc {p.val_bpc:.4f}" if p.val_bpc is not None else "val bpc -"
-            print(
-                f"step {p.step:,}{limit}  epoch {p.epoch:.2f}  loss {p.recent_loss:.4f} ({p.recent_loss / math.log(2):.3f} bpc)  "
-                f"{val}  lr {p.lr:.2e}  {p.chars_per_s:,.0f} chars/s  {clock(p.elapsed)} elapsed  ETA {clock(p.eta)}"
-                + ("  saved" if p.saved else ""),
-                flush=True,
-            )
+            progress.console.print(line + ("  saved" if p.saved else ""), markup=False, highlight=False)
         return not stop
 
+    progress.start()
     try:
         model, history = train_long(corpus, model_config, config, path, on_step, resume=args.resume)
     except CheckpointError as error:
         raise ValueError(str(error)) from error
     finally:
+        progress.stop()
         signal.signal(signal.SIGINT, previous)
     print(
         f"\n{'stopped' if history.stopped else 'done'} ({history.reason}): {history.steps:,} steps, {history.epochs:.2f} epochs, "
@@ -338,6 +386,13 @@ def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
     print(f"validation bpc  {history.val_bpc:.4f} (the last {config.val_fraction:.0%} of the text)")
     print(f"parameters      {model.num_parameters():,}")
     print(f"checkpoint      {path}\ntraining state  {state_path(path)} (continue with the same command and --resume)")
+    if history.reason == "diverged":
+        print(
+            f"\nDIVERGED at step {history.diverged_at:,}: its loss or gradient was not finite. The checkpoint holds the "
+            "last finite weights; try a smaller --lr or --clip.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

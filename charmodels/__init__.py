@@ -11,6 +11,7 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "CharmodelsError": "errors",
     "CheckpointError": "errors",
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",

@@ -44,7 +44,9 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from .checks import choice, number, whole
 from .model import CELLS, CharModel, ModelConfig
+from .training import Loop, Stepped, Window, fit
 from .vocab import Vocab
 
 FIRST = "ab"  # the letters to remember
@@ -83,8 +85,7 @@ class LabConfig:
     eval_lines: int = 512  # held-out lines the accuracy is measured on
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"unknown cell type {self.cell!r}; choose one of: {', '.join(CELLS)}")
+        choice("cell", self.cell, CELLS)
         for name, low, high in (
             ("gap", 1, MAX_GAP),
             ("seed", 0, 2**31 - 1),
@@ -93,20 +94,18 @@ class LabConfig:
             ("param_target", 50, 10_000_000),
             ("eval_lines", 2, 100_000),
         ):
-            _check_int(name, getattr(self, name), low, high)
+            whole(name, getattr(self, name), low, high)
         if self.hidden_size is not None:
-            _check_int("hidden_size", self.hidden_size, 1, 4096)
-        if not _is_number(self.lr) or not 0 < self.lr <= 1:
-            raise ValueError(f"lr must be a number above 0 and at most 1, got {self.lr!r}")
+            whole("hidden_size", self.hidden_size, 1, 4096)
+        number("lr", self.lr, 0, 1, above_low=True)
         if self.forget_bias is not None:
             if self.cell != "lstm":
                 raise ValueError(f"forget_bias applies to the LSTM only, not to {self.cell!r}; leave it None")
-            if not _is_number(self.forget_bias) or not -20 <= self.forget_bias <= 20:
-                raise ValueError(f"forget_bias must be None or a number from -20 to 20, got {self.forget_bias!r}")
+            number("forget_bias", self.forget_bias, -20, 20)
         if not isinstance(self.curriculum, bool):
             raise ValueError(f"curriculum must be True or False, got {self.curriculum!r}")
-        if self.clip is not None and (not _is_number(self.clip) or not self.clip > 0):
-            raise ValueError(f"clip must be None or a number above 0, got {self.clip!r}")
+        if self.clip is not None:
+            number("clip", self.clip, 0, math.inf, above_low=True)
 
     @property
     def hidden(self) -> int:
@@ -124,15 +123,6 @@ class LabConfig:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "hidden": self.hidden}
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_int(name: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
 
 
 def count_parameters(cell: str, hidden: int, vocab_size: int = len(VOCAB_CHARS)) -> int:
@@ -158,8 +148,8 @@ def hidden_for(cell: str, param_target: int) -> int:
 def make_lines(gap: int, n: int, rng: random.Random, balanced: bool = False) -> list[str]:
     """n lines of the task: first letter, `gap` filler letters, the first letter again
     (each gap + 2 characters). balanced=True alternates the first letters a, b, a, b..."""
-    _check_int("gap", gap, 0, MAX_GAP)
-    _check_int("n", n, 0, 10_000_000)
+    whole("gap", gap, 0, MAX_GAP)
+    whole("n", n, 0, 10_000_000)
     lines = []
     for i in range(n):
         first = FIRST[i % len(FIRST)] if balanced else rng.choice(FIRST)
@@ -239,21 +229,19 @@ def run_point(config: LabConfig, on_step: Callable[[int, float], bool | None] | 
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     rng = random.Random(config.seed)
     curve: list[tuple[int, float]] = []
-    steps, stopped = 0, False
-    model.train()
-    for step in range(1, config.steps + 1):
-        ids = _encode(make_lines(config.gap_at(step), config.batch, rng), vocab)
-        loss = F.cross_entropy(_answer_logits(model, ids), ids[:, -1])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        optimizer.step()
-        steps = step
-        curve.append((step, round(loss.item(), 5)))
-        if on_step is not None and on_step(step, loss.item()) is False:
-            stopped = True
-            break
+
+    def lines(step: int) -> Window:
+        ids = _encode(make_lines(config.gap_at(step + 1), config.batch, rng), vocab)  # (batch, gap + 2)
+        answer = torch.zeros(ids.shape[0], ids.shape[1] - 1, dtype=torch.bool)
+        answer[:, -1] = True  # the loss counts the answer only: the fillers are noise by design
+        return Window(ids[:, :-1], ids[:, 1:], answer)
+
+    def stepped(s: Stepped) -> bool | None:
+        curve.append((s.step, round(s.loss, 5)))
+        return None if on_step is None else on_step(s.step, s.loss)
+
+    fitted = fit(model, optimizer, lines, Loop(config.steps, clip=config.clip), on_step=stepped)
+    steps, stopped = fitted.steps, fitted.reason == "hook"
     model.eval()
     ids = _encode(held_out_lines(config.gap, config.eval_lines), vocab)
     with torch.inference_mode():
@@ -308,7 +296,7 @@ def run_configs(
 ) -> list[PointResult]:
     """Run lab points on `jobs` processes (spawned, one torch thread each); results in
     the order of `configs`. jobs=1 runs them here, in this process."""
-    _check_int("jobs", jobs, 1, 256)
+    whole("jobs", jobs, 1, 256)
     results: dict[int, PointResult] = {}
     if jobs == 1:
         for index, config in enumerate(configs):

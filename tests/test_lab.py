@@ -219,3 +219,19 @@ def test_load_results_rejects_a_file_that_is_not_one(tmp_path):
         lab.load_results(path)
     with pytest.raises(ValueError, match="cannot read"):
         lab.load_results(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_a_shipped_lab_point_is_reproduced(cell):
+    """The Memory lab shows shipped numbers: re-running one point gives them again (on one thread,
+    as the lab ran). Accuracy and held-out loss exactly; the training curve to its 5 stored
+    decimals, give or take the last one (the file was made on another machine)."""
+    torch.set_num_threads(1)
+    shipped = next(
+        p for p in lab.load_results()["main"]["points"] if p["config"]["cell"] == cell and p["config"]["gap"] == 5 and p["config"]["seed"] == 0
+    )
+    result = run_point(LabConfig(cell=cell, gap=5, seed=0, steps=shipped["config"]["steps"]))
+    assert result.accuracy == shipped["accuracy"]
+    assert result.eval_loss == shipped["eval_loss"]
+    assert [step for step, _ in result.loss_curve] == [step for step, _ in shipped["loss_curve"]]
+    assert [loss for _, loss in result.loss_curve] == pytest.approx([loss for _, loss in shipped["loss_curve"]], abs=2e-5)
