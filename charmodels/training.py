@@ -32,11 +32,10 @@ from . import kernels
 from .checkpoint import corpus_record
 from .checks import number, whole
 from .corpora import Corpus, as_corpus
-from .data import encode_corpus
+from .data import corpus_vocab, encode_corpus
 from .errors import CharmodelsError
 from .metrics import teacher_forced
 from .model import CELLS, CharModel, ModelConfig, State
-from .vocab import Vocab
 
 SNAPSHOTS = 48  # prediction strings kept in a history, spread over the whole run
 CURVE_POINTS = 400  # loss-curve points kept in a history
@@ -355,7 +354,7 @@ def train(
     if len(corpus.text) < 2:
         raise CharmodelsError("text_too_short")
     model_config = as_model_config(model_config)
-    vocab = Vocab.from_text(corpus.text)
+    vocab = corpus_vocab(corpus)  # a corpus of lines reads a newline even when its text has none
     batch = encode_corpus(corpus, vocab)
     history = History()
     started = time.perf_counter()
