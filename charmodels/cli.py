@@ -1,4 +1,9 @@
-"""python -m charmodels list | sample | eval: the shipped models from a terminal."""
+"""python -m charmodels list | sample | eval: checkpoints from a terminal.
+
+A checkpoint is a shipped name (goethe-lstm), a .safetensors path (your own, saved with
+save_checkpoint) or hf://owner/repo/file.safetensors. `sample` takes the library's
+arguments with the library's meaning: --top-k 0 = off, --top-p 1 = off, --seed -1 = random.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ import json
 import sys
 from pathlib import Path
 
-from .checkpoint import CheckpointError, load_checkpoint, read_metadata, shipped_names
+from .checkpoint import corpus_of, load_checkpoint, read_metadata, shipped_names
 from .corpora import CORPORA, Corpus
-from .metrics import evaluate
-from .checkpoint import corpus_of
-from .sampling import generate
+from .data import split_text
+from .errors import CharmodelsError, describe
+from .metrics import evaluate, held_out_bpc
+from .model import CharModel
+from .sampling import MAX_LENGTH, MAX_TEMPERATURE, generate
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -43,8 +50,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    model = load_checkpoint(args.checkpoint)
-    steps = generate(model, args.prompt, args.length, args.temperature, args.top_k, args.top_p, args.seed)
+    # generate() checks every argument (check_sampling, check_prompt) before it loads anything
+    steps = generate(args.checkpoint, args.prompt, args.length, args.temperature, args.top_k, args.top_p, args.seed)
     if args.json:
         written = [{"char": s.char, "prob": s.prob} for s in steps]
         text = "".join(s["char"] for s in written)
@@ -58,24 +65,25 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval_long(args: argparse.Namespace, model) -> int:
-    """Validation bpc of a long-text checkpoint on the held-out end of its text, given again."""
-    from .data import split_text
-    from .metrics import held_out_bpc
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise CharmodelsError("cli_text_unreadable", path=str(path), detail=error.strerror or str(error)) from error
+    except UnicodeDecodeError as error:
+        detail = describe("file_not_utf8", {"at": error.start})
+        raise CharmodelsError("cli_text_unreadable", path=str(path), detail=detail) from error
 
+
+def _eval_long(args: argparse.Namespace, model: CharModel) -> int:
+    """Validation bpc of a long-text checkpoint on the held-out end of its text, given again."""
     record, validation = model.info.get("corpus", {}), model.info["validation"]
     about = f"{record.get('name')!r} ({record.get('chars', 0):,} characters, sha256 {str(record.get('sha256'))[:12]}…)"
     if args.text_file is None:
-        raise ValueError(
-            f"this checkpoint was trained on the long text {about}, which it does not carry: "
-            "pass that file with --text-file PATH to measure its validation bpc"
-        )
-    try:
-        text = args.text_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read {args.text_file}: {error}") from error
+        raise CharmodelsError("cli_long_text", about=about)
+    text = _read_text(args.text_file)
     if Corpus("text", text, "").sha256 != record.get("sha256"):
-        raise ValueError(f"{args.text_file} is not the text this checkpoint was trained on, {about}")
+        raise CharmodelsError("cli_text_mismatch", path=str(args.text_file), about=about)
     split = split_text(text, validation["fraction"])
     bpc = held_out_bpc(model, split.val)
     result = {"checkpoint": args.checkpoint, "corpus": record.get("name"), "val_bpc": bpc, "val_fraction": validation["fraction"]}
@@ -87,17 +95,33 @@ def _eval_long(args: argparse.Namespace, model) -> int:
     return 0
 
 
+def _own_corpus(model: CharModel) -> Corpus | None:
+    """The text a checkpoint was trained on: carried in the file, or a built-in corpus with
+    the same SHA-256 (a record naming "goethe" is not enough: the text must be the same)."""
+    carried = corpus_of(model)
+    if carried is not None:
+        return carried
+    record = model.info.get("corpus") or {}
+    builtin = CORPORA.get(record.get("name", ""))
+    return builtin if builtin is not None and builtin.sha256 == record.get("sha256") else None
+
+
 def _eval(args: argparse.Namespace) -> int:
     model = load_checkpoint(args.checkpoint)
     if "validation" in model.info:
         return _eval_long(args, model)
     if args.text_file is not None:
-        raise ValueError("--text-file is for checkpoints trained on a long text; this one is measured on its own corpus")
-    corpus = corpus_of(model) or CORPORA.get(model.info.get("corpus", {}).get("name", ""))
-    if corpus is None:
-        raise ValueError("this checkpoint does not carry its training text, so there is nothing to measure against")
+        # any text, read the way the checkpoint was trained (as lines when its corpus was)
+        lines = bool((model.info.get("corpus") or {}).get("lines"))
+        corpus = Corpus(args.text_file.stem, _read_text(args.text_file), f"the file {args.text_file.name}", lines)
+    else:
+        corpus = _own_corpus(model)
+        if corpus is None:
+            raise CharmodelsError("cli_no_text")
     metrics = evaluate(model, corpus)
     result = {"checkpoint": args.checkpoint, "corpus": corpus.name, **metrics.to_dict(), "meets_bar": metrics.meets_bar}
+    if args.text_file is not None:
+        result["text_file"] = str(args.text_file)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -109,42 +133,51 @@ def _eval(args: argparse.Namespace) -> int:
     return 0 if metrics.meets_bar else 1
 
 
-def _optional_int(text: str) -> int | None:
-    return None if text.lower() in ("none", "off", "0") else int(text)
-
-
-def _optional_float(text: str) -> float | None:
-    return None if text.lower() in ("none", "off") else float(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m charmodels", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m charmodels", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="the shipped checkpoints with their metrics")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="one JSON list instead of a table")
     listing.set_defaults(run=_list)
-    sample = commands.add_parser("sample", help="continue a prompt")
-    sample.add_argument("checkpoint", help="a shipped name (goethe-lstm), a .safetensors path or hf://owner/repo/file")
-    sample.add_argument("--prompt", required=True)
-    sample.add_argument("--length", type=int, default=100)
-    sample.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    sample.add_argument("--top-k", type=_optional_int, default=None)
-    sample.add_argument("--top-p", type=_optional_float, default=None)
-    sample.add_argument("--seed", type=int, default=None)
-    sample.add_argument("--json", action="store_true")
+
+    sample = commands.add_parser("sample", help="continue a prompt (the prompt is printed, then what the model writes)")
+    sample.add_argument("checkpoint", help="a shipped name (goethe-lstm), a .safetensors path or hf://owner/repo/file.safetensors")
+    sample.add_argument("--prompt", required=True, help="text for the model to read first, every character in its vocabulary")
+    sample.add_argument("--length", type=int, default=100, metavar="N", help=f"characters to write, 0 to {MAX_LENGTH:,} (default %(default)s)")
+    sample.add_argument(
+        "--temperature", type=float, default=0.0, metavar="T",
+        help=f"0 = greedy, always the most likely character (the default); up to {MAX_TEMPERATURE:g}, drawn at random, higher = flatter",
+    )
+    sample.add_argument("--top-k", type=int, default=0, metavar="K", help="draw only from the K most likely characters; 0 = off (the default)")
+    sample.add_argument(
+        "--top-p", type=float, default=1.0, metavar="P",
+        help="draw only from the most likely characters whose probabilities reach P; 1 = off (the default)",
+    )
+    sample.add_argument("--seed", type=int, default=-1, metavar="S", help="the same seed writes the same text; -1 = random (the default)")
+    sample.add_argument("--json", action="store_true", help="the prompt, the text and each character's probability as JSON")
     sample.set_defaults(run=_sample)
-    evaluation = commands.add_parser("eval", help="tf_acc, recon, bpc and min_p on the checkpoint's own corpus")
-    evaluation.add_argument("checkpoint")
-    evaluation.add_argument("--text-file", type=Path, help="a long-text checkpoint's training text: measures its validation bpc")
-    evaluation.add_argument("--json", action="store_true")
+
+    evaluation = commands.add_parser(
+        "eval", help="tf_acc, recon, bpc and min_p on the checkpoint's own text, or validation bpc of a long-text checkpoint"
+    )
+    evaluation.add_argument("checkpoint", help="a shipped name, a .safetensors path or hf://owner/repo/file.safetensors")
+    evaluation.add_argument(
+        "--text-file", type=Path, metavar="PATH",
+        help="a UTF-8 text to measure on: any text for a checkpoint of a short text (read as lines if it was trained "
+        "so); for a long-text checkpoint, the text it was trained on, to measure its validation bpc",
+    )
+    evaluation.add_argument("--json", action="store_true", help="the measures as one JSON object")
     evaluation.set_defaults(run=_eval)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; errors are one line on stderr (exit status 2), never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CheckpointError, ValueError) as error:
+    except ValueError as error:  # CharmodelsError (CheckpointError, UnknownCharacterError) is one
         print(f"error: {error}", file=sys.stderr)
         return 2
