@@ -1,38 +1,43 @@
-"""Fast training steps for the tanh RNN and the GRU on CPU.
+"""Fast training layers for the tanh RNN and the GRU on CPU, swapped in by trainers.
+
+    with kernels.fast_training(model):  # model.rnn runs FastRNN / FastGRU in here
+        ...  # training steps
 
 torch has a fused CPU kernel for nn.LSTM only; nn.RNN and nn.GRU run each time step as
-several small autograd operations, and their backward pass replays all of them. Here
-each layer is one `torch.autograd.Function`:
+several small autograd operations, and their backward pass replays all of them. Here each
+layer is one `torch.autograd.Function`:
 
 - forward: every input projection in one matrix product before the loop (for one-hot
   input that is a row lookup), then only the recurrence, ``h @ W_hh^T`` and the gates,
-  per step;
+  per step: the equations of charmodels.cells, rearranged for speed (tests hold the two equal);
 - backward: hand-written backpropagation through time. The loop carries only the
   gradient of the hidden state (one ``@ W_hh`` and a few elementwise products per
   step); the weight, bias and input gradients come after the loop as single matrix
   products over all time steps at once (``dW_hh = sum_t dpre_t^T h_{t-1}`` is one matmul).
 
-The per-step loop runs in numpy float32: on 128-wide vectors a numpy ufunc costs about
-0.3 µs a call, a torch operation about 1 µs. Measured while choosing, one anthem training
-step of the GRU (439 steps, hidden 128, one thread; nn.LSTM 6.5 ms, nn.GRU 54 ms): this
-numpy loop 12 ms at first, 9-10 ms with the tweaks below (positional out
-buffers, one tanh per sigmoid, per-step views from zip); the same Function with its loop
-in torch 29 ms; per-step torch.mm into numpy buffers 13 ms; a plain loop of torch
-operations left to autograd 110 ms eager, 107 ms under TorchScript; torch.compile of the
-cell step compiled for 20 s and then ran slower than eager. bench/train_step.py keeps
-measuring the winner against nn.RNN, nn.GRU and nn.LSTM.
+The per-step loops run in numpy float32, because on 128-wide vectors a numpy ufunc call
+costs about a third of a torch operation's; bench/train_step.py measures the layers against
+nn.RNN, nn.GRU and nn.LSTM. tests/test_kernels.py checks outputs, final states and every
+gradient against nn.RNN / nn.GRU, with dropout between stacked layers too.
 
-The equations are torch's (see charmodels.explain); tests/test_fastcells.py checks the
-outputs, final states and every gradient against nn.RNN / nn.GRU. `CharModel.read` uses
-this while training (gradients on, float32 on CPU) and nn.RNN / nn.GRU otherwise.
+numpy's BLAS keeps its own thread pool, which torch.set_num_threads does not reach: inside
+these layers it follows torch.get_num_threads() (threadpoolctl), so a caller that asked for
+one thread gets one, and several trainings side by side do not fight over the cores.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Self
+
 import numpy as np
 import torch
+from threadpoolctl import ThreadpoolController
 from torch import nn
 from torch.autograd.function import once_differentiable
+from torch.nn import functional as F
 
 # Every numpy call in the loops writes into a buffer given as its last argument,
 # np.add(a, b, out): positional `out` costs ~0.15 µs less a call than out=, and a loop
@@ -40,42 +45,147 @@ from torch.autograd.function import once_differentiable
 HALF = np.float32(0.5)  # a float32 scalar; a Python float would be converted on every call
 
 
-def supports(rnn: nn.Module, vectors: torch.Tensor, h0: torch.Tensor) -> bool:
+class BlasThreads:
+    """The thread count of numpy's BLAS, read and set through threadpoolctl.
+
+    The loaded BLAS libraries are looked up once, on first use (that scan costs about
+    0.5 ms; a read or a set costs about 1 µs after it), so a layer can check the count on
+    every call and set it only when it differs.
+    """
+
+    def __init__(self) -> None:
+        self._libraries: list | None = None
+        self._lock = threading.Lock()
+
+    def libraries(self) -> list:
+        if self._libraries is None:
+            with self._lock:
+                if self._libraries is None:
+                    self._libraries = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        return self._libraries
+
+    def get(self) -> list[int]:
+        """The thread count of each BLAS library numpy loaded (usually one)."""
+        return [library.get_num_threads() for library in self.libraries()]
+
+    def follow_torch(self) -> None:
+        """As many BLAS threads as torch uses (torch.get_num_threads()), set only when they differ."""
+        threads = torch.get_num_threads()
+        for library in self.libraries():
+            if library.get_num_threads() != threads:
+                library.set_num_threads(threads)
+
+
+BLAS = BlasThreads()
+
+
+class blas_limit:
+    """Within the block, numpy's BLAS runs on `threads` threads; after it, as before."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self.changed: list[tuple] = []  # (library, its count before)
+
+    def __enter__(self) -> Self:
+        for library in BLAS.libraries():
+            before = library.get_num_threads()
+            if before != self.threads:
+                library.set_num_threads(self.threads)
+                self.changed.append((library, before))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for library, before in self.changed:
+            library.set_num_threads(before)
+        self.changed = []
+
+
+def applies(rnn: nn.RNN | nn.GRU, vectors: torch.Tensor, h0: torch.Tensor | None) -> bool:
     """True when `run` can stand in for `rnn(vectors, h0)` in training: a tanh RNN or a GRU,
-    batch first, unidirectional, with biases, float32 on CPU, at least one time step, and
-    gradients wanted (grad mode on, some tensor requiring one). Otherwise call `rnn` itself."""
+    batch first, unidirectional, with biases, float32 on CPU (also under CPU autocast, which
+    leaves the weights float32), at least one time step, and gradients wanted (grad mode on,
+    some tensor requiring one). Otherwise the module's own forward runs."""
     if not torch.is_grad_enabled() or not isinstance(rnn, (nn.RNN, nn.GRU)):
         return False
     if isinstance(rnn, nn.RNN) and rnn.mode != "RNN_TANH":
         return False
     if not (rnn.batch_first and rnn.bias and not rnn.bidirectional and rnn.proj_size == 0):
         return False
-    if rnn.training and rnn.dropout and rnn.num_layers > 1:
+    if vectors.dim() != 3 or vectors.shape[1] == 0 or vectors.shape[2] != rnn.input_size:
         return False
-    tensors = [vectors, h0, *rnn.parameters()]
-    return (
-        vectors.dim() == 3
-        and vectors.shape[1] > 0
-        and vectors.shape[2] == rnn.input_size
-        and h0.shape == (rnn.num_layers, vectors.shape[0], rnn.hidden_size)  # else rnn() says what is wrong
-        and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
-        and any(t.requires_grad for t in tensors)
+    tensors = [vectors, *rnn.parameters()]
+    if h0 is not None:
+        if h0.shape != (rnn.num_layers, vectors.shape[0], rnn.hidden_size):  # rnn() says what is wrong
+            return False
+        tensors.append(h0)
+    return all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors) and any(
+        t.requires_grad for t in tensors
     )
 
 
-def run(rnn: nn.RNN | nn.GRU, vectors: torch.Tensor, h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def run(rnn: nn.RNN | nn.GRU, vectors: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """What `rnn(vectors, h0)` returns, with the same gradients, computed by the layers here.
 
-    vectors (batch, time, input_size), h0 (layers, batch, hidden)
+    vectors (batch, time, input_size), h0 (layers, batch, hidden) or None for zeros
     -> outputs (batch, time, hidden) of the last layer, h_n (layers, batch, hidden).
+    In training mode with rnn.dropout > 0, each layer's output but the last passes through
+    dropout on its way to the next layer, as in nn.RNN / nn.GRU (h_n holds the outputs before it).
     """
+    if h0 is None:
+        h0 = torch.zeros(rnn.num_layers, vectors.shape[0], rnn.hidden_size)
     layer = _GRULayer if isinstance(rnn, nn.GRU) else _RNNLayer
+    dropout = rnn.dropout if rnn.training else 0.0
     x, finals = vectors, []
     for n in range(rnn.num_layers):
+        if n and dropout:
+            x = F.dropout(x, dropout, training=True)  # between layers only, never after the last
         weights = [getattr(rnn, f"{name}_l{n}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         x = layer.apply(x, h0[n], *weights)  # (batch, time, hidden): the next layer's input
         finals.append(x[:, -1])  # the final state is the last output; its gradient flows back through x
     return x, torch.stack(finals)
+
+
+class FastRNN(nn.RNN):
+    """nn.RNN that trains through the layers here when they apply (`applies`), and is plain
+    nn.RNN otherwise; the same parameters, names and state dict. Installed by `fast_training`."""
+
+    def forward(self, input, hx=None):
+        if applies(self, input, hx):
+            return run(self, input, hx)
+        return super().forward(input, hx)
+
+
+class FastGRU(nn.GRU):
+    """nn.GRU that trains through the layers here when they apply (`applies`), and is plain
+    nn.GRU otherwise; the same parameters, names and state dict. Installed by `fast_training`."""
+
+    def forward(self, input, hx=None):
+        if applies(self, input, hx):
+            return run(self, input, hx)
+        return super().forward(input, hx)
+
+
+FAST_LAYERS: dict[type[nn.Module], type[nn.Module]] = {nn.RNN: FastRNN, nn.GRU: FastGRU}
+
+
+@contextmanager
+def fast_training(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, `model.rnn` (a plain nn.RNN or nn.GRU) runs as FastRNN / FastGRU: the
+    same module, parameters and optimizer state, its class swapped for the duration and
+    restored after, also on an exception. An LSTM (torch's fused kernel is fast already) or
+    an already fast layer is left alone. numpy's BLAS threads are as before after the block."""
+    rnn = model.rnn
+    plain = type(rnn)
+    fast = FAST_LAYERS.get(plain)
+    with blas_limit(torch.get_num_threads()):
+        if fast is None:
+            yield model
+            return
+        rnn.__class__ = fast
+        try:
+            yield model
+        finally:
+            rnn.__class__ = plain
 
 
 def _time_major(x: torch.Tensor) -> torch.Tensor:
@@ -96,11 +206,13 @@ _FP32_BACKWARD = torch.amp.custom_bwd(device_type="cpu")
 
 
 class _RNNLayer(torch.autograd.Function):
-    """One tanh RNN layer: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
+    """One tanh RNN layer: cells.rnn_step over all time steps,
+    h_t = tanh(W_xh x_t + W_hh h_{t-1} + b) with b = b_ih + b_hh."""
 
     @staticmethod
     @_FP32_FORWARD
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):
+        BLAS.follow_torch()
         batch, time, _ = x.shape
         hidden = w_hh.shape[1]
         xs = _time_major(x)  # (time * batch, input)
@@ -121,6 +233,7 @@ class _RNNLayer(torch.autograd.Function):
     @_FP32_BACKWARD
     @once_differentiable
     def backward(ctx, d_out):
+        BLAS.follow_torch()
         x, w_ih, w_hh, H = ctx.saved_tensors
         time, batch, hidden = H.shape[0] - 1, H.shape[1], H.shape[2]
         dH = d_out.transpose(0, 1).contiguous()  # (time, batch, hidden): ∂L/∂h_t from above
@@ -143,7 +256,7 @@ class _RNNLayer(torch.autograd.Function):
 
 
 class _GRULayer(torch.autograd.Function):
-    """One GRU layer, torch's gate order r, z, n:
+    """One GRU layer: cells.gru_step over all time steps, torch's gate order r, z, n:
 
     r = σ(W_ir x + b_ir + W_hr h + b_hr)
     z = σ(W_iz x + b_iz + W_hz h + b_hz)
@@ -154,6 +267,7 @@ class _GRULayer(torch.autograd.Function):
     @staticmethod
     @_FP32_FORWARD
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):
+        BLAS.follow_torch()
         batch, time, _ = x.shape
         hidden = w_hh.shape[1]
         w_ih, w_hh, b_ih, b_hh = (p.detach() for p in (w_ih, w_hh, b_ih, b_hh))
@@ -202,6 +316,7 @@ class _GRULayer(torch.autograd.Function):
     @_FP32_BACKWARD
     @once_differentiable
     def backward(ctx, d_out):
+        BLAS.follow_torch()
         x, w_ih, w_hh, H, RZ, N, HN = ctx.saved_tensors
         time, batch, hidden = H.shape[0] - 1, H.shape[1], H.shape[2]
         r, z, H_prev = RZ[..., :hidden], RZ[..., hidden:], H[:-1]

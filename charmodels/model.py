@@ -1,6 +1,8 @@
 """The model: characters in, next-character logits out, one contract for every cell.
 
-No I/O and no prints here: checkpoints, training and sampling live in their own modules.
+A plain nn.Module: forward runs torch's nn.RNN / nn.LSTM / nn.GRU in every grad mode (the
+faster training layers of charmodels.kernels are swapped in by trainers, never chosen
+here). No I/O and no prints: checkpoints, training and sampling live in their own modules.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import kernels as fastcells
 from .vocab import Vocab
 
 # The registry of cell types. Each takes (input, state) and returns (outputs, state),
@@ -67,12 +68,18 @@ class CharModel(nn.Module):
         self.head = nn.Linear(config.hidden_size, vocab_size)
 
     @property
+    def device(self) -> torch.device:
+        """Where the weights live: inputs and states are built there."""
+        return self.head.weight.device
+
+    @property
     def is_lstm(self) -> bool:
         return self.config.cell == "lstm"
 
     def init_state(self, batch: int = 1) -> State:
         """A fresh state: all zeros, one (layers, batch, hidden) tensor per state part."""
-        zeros = torch.zeros(self.config.layers, batch, self.config.hidden_size, device=self.head.weight.device)
+        weight = self.head.weight
+        zeros = torch.zeros(self.config.layers, batch, self.config.hidden_size, device=weight.device, dtype=weight.dtype)
         return (zeros, zeros.clone()) if self.is_lstm else (zeros,)
 
     def inputs(self, ids: torch.Tensor) -> torch.Tensor:
@@ -92,12 +99,7 @@ class CharModel(nn.Module):
         one-hot or embedded ids, open to callers that change the inputs (saliency, occlusion)."""
         if state is None:
             state = self.init_state(vectors.shape[0])
-        torch_state = state if self.is_lstm else state[0]
-        if fastcells.supports(self.rnn, vectors, torch_state):
-            # training the RNN or GRU on CPU: the same results as self.rnn, several times faster
-            outputs, new_state = fastcells.run(self.rnn, vectors, torch_state)
-        else:
-            outputs, new_state = self.rnn(vectors, torch_state)  # (batch, time, hidden)
+        outputs, new_state = self.rnn(vectors, state if self.is_lstm else state[0])  # (batch, time, hidden)
         logits = self.head(outputs)  # (batch, time, vocab)
         return logits, (tuple(new_state) if self.is_lstm else (new_state,))
 

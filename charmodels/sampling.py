@@ -21,6 +21,7 @@ from . import checks
 from .checkpoint import as_model
 from .engine import Stepper
 from .errors import CharmodelsError
+from .kernels import blas_limit
 from .model import CharModel
 
 MAX_LENGTH = 10_000  # characters one generate() call may write
@@ -138,11 +139,12 @@ def check_prompt(model: CharModel, prompt: str) -> list[int]:
 
 @torch.inference_mode()
 def _read(model: CharModel, ids: list[int], state=None):
-    """Feed ids through the model; return the last position's softmax (float64) and the state."""
-    x = torch.tensor([ids], dtype=torch.long)  # (1, time)
+    """Feed ids through the model; return the last position's softmax (float64, numpy) and the
+    state (on the model's device, which may be a GPU)."""
+    x = torch.tensor([ids], dtype=torch.long, device=model.device)  # (1, time)
     logits, state = model(x, state)  # (1, time, vocab)
     probs = torch.softmax(logits[0, -1].double(), dim=-1)  # (vocab,)
-    return probs.numpy(), state
+    return probs.cpu().numpy(), state
 
 
 def next_char_probs(model: CharModel | str | os.PathLike, prompt: str) -> list[tuple[str, float]]:
@@ -244,12 +246,14 @@ def _steps(model, ids, length, temperature, top_k, top_p, rng) -> Iterator[Step]
     chars = tuple(model.vocab.chars)
     probs, state = _read(model, ids)  # the prompt is read once, by torch in one call
     stepper = Stepper(model, state) if length > 1 else None  # then numpy, one character at a time
-    for n in range(length):
-        if n:
-            probs = stepper.step(index)  # one step of the cell
-        dist = reshape(probs, temperature, top_k, top_p)
-        if temperature == 0:
-            index = int(np.argmax(dist))
-        else:
-            index = int(rng.choice(len(dist), p=dist))
-        yield Step(chars[index], index, float(probs[index]), dist, probs, chars)
+    index = -1  # the character written last, which the next step reads
+    with blas_limit(1):  # one stream: one BLAS thread (see charmodels.engine); as before once done or closed
+        for n in range(length):
+            if n:
+                probs = stepper.step(index)  # one step of the cell
+            dist = reshape(probs, temperature, top_k, top_p)
+            if temperature == 0:
+                index = int(np.argmax(dist))
+            else:
+                index = int(rng.choice(len(dist), p=dist))
+            yield Step(chars[index], index, float(probs[index]), dist, probs, chars)

@@ -1,22 +1,25 @@
-"""charmodels.explain: hand-computed gates equal torch's cells; saliency finds the character that matters."""
+"""charmodels.explain: the trace (computed by the engine through charmodels.cells) equals torch's cells;
+saliency finds the character that matters; both work for a model on a GPU."""
 
 import numpy as np
 import pytest
 import torch
 
 from charmodels import CORPORA, Corpus, ModelConfig, TrainConfig, train
+from charmodels.errors import CharmodelsError
 from charmodels.explain import GATES, saliency, trace
 from charmodels.model import CharModel
 from charmodels.vocab import Vocab
 
 TEXT = "hihello hello"
+NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (a model trained with --device cuda)")
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("layers,embedding_dim", [(1, 0), (2, 0), (2, 5)])
 def test_trace_equals_torch(cell, layers, embedding_dim):
     torch.manual_seed(1)
-    model = CharModel(ModelConfig(cell, 12, layers, embedding_dim), Vocab(TEXT))
+    model = CharModel(ModelConfig(cell, 12, layers, embedding_dim), Vocab.from_text(TEXT))
     got = trace(model, TEXT)
     ids = torch.tensor([model.vocab.encode(TEXT)])
     with torch.no_grad():
@@ -57,7 +60,7 @@ def test_trace_equals_torch(cell, layers, embedding_dim):
 
 def test_gates_lie_in_their_ranges():
     torch.manual_seed(0)
-    model = CharModel(ModelConfig("lstm", 8), Vocab(TEXT))
+    model = CharModel(ModelConfig("lstm", 8), Vocab.from_text(TEXT))
     gates = trace(model, TEXT).layers[0].gates
     for name in "ifo":
         assert (gates[name] > 0).all() and (gates[name] < 1).all()
@@ -90,11 +93,26 @@ def test_saliency_points_at_the_character_the_answer_depends_on(copy_task_model,
 
 def test_saliency_arguments():
     model = CharModel(ModelConfig("rnn", 4), Vocab("ab"))
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(CharmodelsError, match="method") as info:
         saliency(model, "ab", method="magic")
-    with pytest.raises(ValueError, match="target"):
+    assert info.value.code == "not_choice" and info.value.params["name"] == "method"
+    with pytest.raises(CharmodelsError, match="target") as info:
         saliency(model, "ab", target="z")
+    assert info.value.code == "not_choice" and info.value.params["name"] == "target"
     assert saliency(model, "ab", target="a").target == "a"
+
+
+def test_gradient_saliency_leaves_the_weights_gradients_alone():
+    # the app shares one model between requests: explaining must not leave .grad behind
+    torch.manual_seed(0)
+    model = CharModel(ModelConfig("gru", 8), Vocab("ab"))
+    saliency(model, "abab", method="gradient")
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_gate_names_carry_no_ui_text():
+    # what a gate means is said by the app (demo/i18n.py), in the reader's language
+    assert GATES == {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 
 
 def test_goethe_lstm_saliency_is_normalised_and_explains_its_prediction():
@@ -106,3 +124,18 @@ def test_goethe_lstm_saliency_is_normalised_and_explains_its_prediction():
     assert result.target == "d" and result.target_prob > 0.9
     assert result.scores.shape == (len(text),)
     assert np.abs(result.scores).max() == pytest.approx(1.0)
+
+
+@NEEDS_CUDA
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_trace_and_saliency_of_a_model_on_the_gpu(cell):
+    torch.manual_seed(0)
+    cpu = CharModel(ModelConfig(cell, 12, 2), Vocab.from_text(TEXT))
+    gpu = CharModel(ModelConfig(cell, 12, 2), Vocab.from_text(TEXT))
+    gpu.load_state_dict(cpu.state_dict())
+    gpu.cuda()
+    want, got = trace(cpu, TEXT), trace(gpu, TEXT)
+    np.testing.assert_allclose(got.probs, want.probs, atol=1e-5)
+    np.testing.assert_allclose(got.layers[-1].h, want.layers[-1].h, atol=1e-5)
+    for method in ("occlusion", "gradient"):
+        np.testing.assert_allclose(saliency(gpu, TEXT, method=method).scores, saliency(cpu, TEXT, method=method).scores, atol=1e-4)

@@ -131,3 +131,46 @@ def test_forward_refuses_ids_that_are_not_batch_by_time(make_model, shape):
     model = make_model("lstm")
     with pytest.raises(ValueError, match=r"\(batch, time\)"):
         model(torch.zeros(shape, dtype=torch.long))
+
+
+def autograd_node_names(output: torch.Tensor) -> set[str]:
+    names, stack = set(), [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is not None and type(node).__name__ not in names:
+            names.add(type(node).__name__)
+            stack += [next_node for next_node, _ in node.next_functions]
+    return names
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_forward_runs_torchs_own_module_in_every_grad_mode(make_model, cell):
+    # a plain nn.Module: no faster layer chosen inside forward (trainers swap those in, see
+    # charmodels.kernels.fast_training), and the same numbers with and without gradients
+    model = make_model(cell, hidden_size=8, layers=2)
+    assert type(model.rnn) is CELLS[cell]
+    ids = torch.randint(0, 8, (2, 6), generator=torch.Generator().manual_seed(0))
+    with_grad, _ = model(ids)
+    nodes = autograd_node_names(with_grad)
+    assert not any(name.startswith(("_RNNLayer", "_GRULayer")) for name in nodes)
+    with torch.no_grad():
+        without_grad, _ = model(ids)
+    with torch.inference_mode():
+        inference, _ = model(ids)
+    assert torch.allclose(with_grad, without_grad, atol=1e-6) and torch.allclose(inference, without_grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_state_follows_the_weights_dtype_and_device(make_model, cell):
+    model = make_model(cell, hidden_size=8).double()
+    assert model.device == torch.device("cpu")
+    assert all(part.dtype == torch.float64 for part in model.init_state(2))
+    logits, _ = model(torch.zeros(2, 3, dtype=torch.long))  # one-hot inputs follow the weights too
+    assert logits.dtype == torch.float64
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_model_on_the_gpu_builds_its_state_there(make_model):
+    model = make_model("lstm", hidden_size=8).cuda()
+    assert model.device.type == "cuda"
+    assert all(part.device.type == "cuda" for part in model.init_state(1))
