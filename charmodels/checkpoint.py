@@ -165,7 +165,8 @@ def save_checkpoint(model: CharModel, path: str | os.PathLike, **metadata: Any) 
     for key, value in header.items():
         try:
             strings[key] = json.dumps(value, ensure_ascii=False)
-        except (TypeError, ValueError) as error:  # ValueError: a value that contains itself
+            strings[key].encode("utf-8")  # a lone surrogate ("\ud800") has no UTF-8: safetensors could not write it
+        except (TypeError, ValueError) as error:  # ValueError: a value that contains itself, a lone surrogate
             raise CharmodelsError("metadata_not_json", key=key, detail=str(error)) from error
     strings[METADATA_SHA256] = json.dumps(metadata_digest(strings))
     return write_atomically(path, save_tensors(tensors, metadata=strings))

@@ -3,7 +3,8 @@
 Every call gives a result that is right (a distribution summing to 1, the asked number of steps,
 characters of the vocabulary) or raises ValueError (CheckpointError for files) with a message;
 never another exception type, never a hang (a SIGALRM bound turns a hang into a failure).
-Damaged checkpoint bytes (truncations, bit flips, garbage, pickles) raise CheckpointError.
+Damaged checkpoint bytes (truncations, bit flips, garbage, pickles) raise CheckpointError, and so do
+files written from parts with safetensors (any tensor names, shapes, dtypes and values under any metadata).
 
 Real shipped checkpoints, real files in a temporary folder; no mocks. Runs in well under a minute.
 """
@@ -18,6 +19,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -27,10 +29,12 @@ import pytest
 import torch
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
+from safetensors.torch import save as save_tensors
 
 import charmodels as cm
-from charmodels import serving
-from charmodels.checkpoint import METADATA_SHA256, shipped_names
+from charmodels import checkpoint, serving
+from charmodels.checkpoint import METADATA_SHA256, shipped_names, tensor_digest
+from charmodels.errors import MESSAGES
 from charmodels.sampling import MAX_LENGTH, MAX_PROMPT
 from charmodels.vocab import UnknownCharacterError, describe_char
 
@@ -631,3 +635,160 @@ def test_load_checkpoint_by_any_name_loads_or_raises_checkpoint_error(name):
         assert error.problem.strip()
         return
     assert isinstance(model, cm.CharModel)
+
+
+# ---------------------------------------------------------------- checkpoints written from scratch (defect 7)
+# Not mutations of a real file: files built from parts with safetensors itself, each part right or wrong in
+# its own way (tensor names, shapes including 0-dim and empty, dtypes, values; metadata keys, JSON, versions,
+# configs, vocabularies in any order), so that every check of the loader meets every other.
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8)),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)),
+    max_leaves=20,
+)
+DTYPES = [torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32, torch.int8, torch.uint8, torch.bool]
+shapes = st.lists(st.integers(0, 4), max_size=3).map(tuple)  # () is 0-dim; a 0 anywhere is empty
+tensor_names = st.one_of(
+    st.sampled_from(["head.weight", "head.bias", "embed.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l1", "rnn.bias_ih_l2", "__metadata__"]),
+    st.text(max_size=12),
+)
+
+
+@dataclass
+class Written:
+    """What a fuzzed file holds, and whether every part of it was left right."""
+
+    tensors: dict
+    metadata: dict  # key -> raw string, as in the file
+    intact: bool
+
+    def __repr__(self) -> str:  # hypothesis prints this for a failing case: names, shapes and metadata, not values
+        shown = {name: (str(t.dtype).removeprefix("torch."), tuple(t.shape)) for name, t in self.tensors.items()}
+        return f"Written(tensors={shown}, metadata={self.metadata}, intact={self.intact})"
+
+
+TENSOR_FAULTS = ["drop tensor", "add tensor", "reshape", "dtype", "not finite"]
+METADATA_FAULTS = ["format", "format_version", "model_config", "vocab", "corpus", "metrics", "history", "parameters",
+                   "tensor_sha256 wrong", "tensor_sha256 absent", "drop key", "garble", "metadata_sha256 wrong", "extra key"]
+
+
+def spoil_tensor(draw, tensors: dict, fault: str) -> None:
+    names = sorted(tensors)
+    if fault == "add tensor" or not names:
+        dtype = draw(st.sampled_from([torch.float32, *DTYPES]), label="added dtype")
+        tensors[draw(tensor_names, label="added name")] = torch.randn(draw(shapes, label="added shape")).to(dtype)
+        return
+    name = draw(st.sampled_from(names), label=f"{fault}: tensor")
+    if fault == "drop tensor":
+        del tensors[name]
+    elif fault == "reshape":
+        tensors[name] = torch.randn(draw(shapes, label="new shape"))
+    elif fault == "dtype":
+        tensors[name] = tensors[name].to(draw(st.sampled_from(DTYPES), label="dtype"))
+    elif tensors[name].numel():  # not finite
+        flat = tensors[name].clone().reshape(-1)
+        flat[draw(st.integers(0, flat.numel() - 1), label="at")] = draw(st.sampled_from([math.nan, math.inf, -math.inf]))
+        tensors[name] = flat.reshape(tensors[name].shape)
+
+
+def model_parts(draw) -> tuple[dict, list, dict]:
+    """A real model's config, vocabulary (any order) and tensors, small enough to build by the hundred."""
+    config = {
+        "cell": draw(st.sampled_from(list(cm.CELLS)), label="cell"),
+        "hidden_size": draw(st.integers(1, 5), label="hidden_size"),
+        "layers": draw(st.integers(1, 3), label="layers"),
+        "embedding_dim": draw(st.integers(0, 3), label="embedding_dim"),
+    }
+    pool = draw(st.permutations(list(dict.fromkeys("abch \n’한😀" + "".join(SPECIAL_CHARS)))), label="characters")
+    chars = pool[: draw(st.integers(1, 6), label="vocab size")]  # distinct, in any order
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(draw(st.integers(0, 2**16), label="weights seed"))
+        model = cm.CharModel(cm.ModelConfig(**config), cm.Vocab(chars))
+    return config, chars, {name: t.detach().clone() for name, t in model.state_dict().items()}
+
+
+def near_miss(draw, key: str, right: object) -> object:
+    """A wrong value for a metadata entry: one field or character changed, or any JSON at all."""
+    if isinstance(right, dict) and right and draw(st.booleans(), label=f"{key}: one field"):
+        field = draw(st.sampled_from(sorted(right)), label=f"{key} field")
+        return {**right, field: draw(json_values, label=f"{key}.{field}")}
+    if isinstance(right, list) and draw(st.booleans(), label=f"{key}: one character"):  # more, fewer, repeated, not one
+        extra = draw(st.sampled_from(["Z", "", "ab", 7, None, *right[:1]]), label="vocab entry")
+        return [*right, extra] if draw(st.booleans()) else right[1:]
+    return draw(json_values, label=key)
+
+
+@st.composite
+def written_checkpoints(draw) -> Written:
+    """A checkpoint built from parts: a real model and its metadata, with 0-3 faults of any kind."""
+    config, chars, tensors = model_parts(draw)
+    entries: dict[str, object] = {"format": "charmodels", "format_version": 1, "model_config": config, "vocab": chars}
+    optional = {
+        "corpus": checkpoint.corpus_record(cm.Corpus("fuzz", "".join(chars) * 2, "fuzz", draw(st.booleans()))),
+        "metrics": {"tf_acc": 1.0, "recon": 0.5, "bpc": 0.25, "min_p": 0.9},
+        "history": {"steps": 2, "attempts": 1, "seconds": 0.5, "restarts": [], "loss": [[1, 2.0], [2, 1.5]], "snapshots": [[2, "ab"]]},
+        "train_config": {"seed": 1},
+        "parameters": sum(t.numel() for t in tensors.values()),
+    }
+    entries.update({key: value for key, value in optional.items() if draw(st.booleans(), label=f"has {key}")})
+    faults = draw(st.lists(st.sampled_from(TENSOR_FAULTS + METADATA_FAULTS), max_size=3), label="faults")
+    for fault in faults:
+        if fault in TENSOR_FAULTS:
+            spoil_tensor(draw, tensors, fault)
+        elif fault in entries or fault in optional:
+            entries[fault] = near_miss(draw, fault, entries.get(fault, optional.get(fault)))
+        elif fault == "extra key":
+            key = draw(st.one_of(st.text(max_size=8), st.sampled_from(sorted(checkpoint.ENTRIES))), label="extra key")
+            entries.setdefault(key, draw(json_values, label=f"extra {key}"))
+    strings = {key: json.dumps(value) for key, value in entries.items()}
+    if "tensor_sha256 absent" not in faults:
+        strings["tensor_sha256"] = json.dumps("0" * 64 if "tensor_sha256 wrong" in faults else tensor_digest(tensors))
+    if "drop key" in faults:
+        strings.pop(draw(st.sampled_from(sorted(strings)), label="dropped key"))
+    if "garble" in faults:
+        key = draw(st.sampled_from(sorted(strings)), label="garbled key")
+        strings[key] = draw(st.sampled_from(["", "{", "[1,", "'x'", "NaN", "nul", '"\\ud800"', "1e999999", "1" * 5000]), label="garbled as")
+    if draw(st.integers(0, 9), label="metadata_sha256") < 8:  # mostly present, as in every file saved now
+        right = checkpoint.metadata_digest(strings)
+        strings[checkpoint.METADATA_SHA256] = json.dumps("0" * 64 if "metadata_sha256 wrong" in faults else right)
+    # a fault may happen to change nothing (a field redrawn as itself): only a file with none must load
+    return Written(tensors, strings, intact=not faults)
+
+
+@fuzz(400)
+@given(written=written_checkpoints())
+def test_a_file_written_from_parts_loads_right_or_is_a_checkpoint_error(folder, written):
+    data = save_tensors(written.tensors, metadata=written.metadata)
+    try:
+        model = load_bytes(folder, data)
+    except cm.CheckpointError as error:
+        assert error.problem.strip() and error.code in MESSAGES
+        assert error.problem == MESSAGES[error.code].format(**error.params)
+        assert not written.intact, f"a right file was refused: {error}"
+        event(f"refused: {error.code}")
+        return
+    event("loaded")
+    meta = {key: json.loads(value) for key, value in written.metadata.items()}
+    assert model.config == cm.ModelConfig(**meta["model_config"])
+    assert model.vocab.chars == meta["vocab"]  # in the file's order
+    state = model.state_dict()
+    assert state.keys() == written.tensors.keys()
+    for name, tensor in written.tensors.items():
+        assert tensor.dtype == torch.float32 and bool(torch.isfinite(tensor).all())
+        assert torch.equal(state[name], tensor)
+    for key in ("corpus", "metrics", "history"):
+        assert key not in model.info or isinstance(model.info[key], dict)
+
+
+@fuzz(150)
+@given(
+    tensors=st.dictionaries(tensor_names, st.tuples(shapes, st.sampled_from([torch.float32, *DTYPES])), max_size=4),
+    metadata=st.one_of(st.none(), st.dictionaries(st.sampled_from([*checkpoint.REQUIRED, "corpus", "x"]), st.text(max_size=20), max_size=6)),
+)
+def test_any_tensors_under_any_metadata_are_a_checkpoint_error(folder, tensors, metadata):
+    """Tensors and metadata with no model behind them: never a model, never another exception."""
+    data = save_tensors({name: torch.zeros(shape).to(dtype) for name, (shape, dtype) in tensors.items()}, metadata=metadata)
+    error = assert_refused(folder, data)
+    assert error.code in MESSAGES
+    event(f"refused: {error.code}")
