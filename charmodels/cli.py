@@ -76,12 +76,17 @@ def _read_text(path: Path) -> str:
 
 
 def _eval_long(args: argparse.Namespace, model: CharModel) -> int:
-    """Validation bpc of a long-text checkpoint on the held-out end of its text, given again."""
+    """Validation bpc of a long-text checkpoint on the held-out end of its text: the text it
+    carries (up to checkpoint.EMBED_TEXT_UP_TO characters), else the file given again."""
     record, validation = model.info.get("corpus", {}), model.info["validation"]
     about = f"{record.get('name')!r} ({record.get('chars', 0):,} characters, sha256 {str(record.get('sha256'))[:12]}…)"
-    if args.text_file is None:
+    carried = corpus_of(model)
+    if args.text_file is not None:
+        text = _read_text(args.text_file)
+    elif carried is not None:
+        text = carried.text
+    else:
         raise CharmodelsError("cli_long_text", about=about)
-    text = _read_text(args.text_file)
     if Corpus("text", text, "").sha256 != record.get("sha256"):
         raise CharmodelsError("cli_text_mismatch", path=str(args.text_file), about=about)
     split = split_text(text, validation["fraction"])

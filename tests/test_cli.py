@@ -11,7 +11,9 @@ import pytest
 import charmodels as cm
 from charmodels.checkpoint import corpus_record
 from charmodels.corpora import Corpus
+from charmodels.data import split_text
 from charmodels.errors import CharmodelsError
+from charmodels.metrics import held_out_bpc
 
 KOREAN = "나는 한국 사람이고 서울에 살아"
 
@@ -149,3 +151,22 @@ def test_sample_help_says_what_off_and_random_are(run_python):
     result = run_cli(run_python, "sample", "--help")
     text = " ".join(result.stdout.split())
     assert "0 = off" in text and "1 = off" in text and "-1 = random" in text and "0 = greedy" in text
+
+
+def test_a_long_text_checkpoint_measures_validation_bpc_of_the_text_given_again(run_python, make_model, tmp_path):
+    text = "the cat sat on the mat; " * 40
+    text_file = tmp_path / "long.txt"
+    text_file.write_text(text, encoding="utf-8")
+    model = make_model("gru", chars=cm.Vocab.from_text(text).chars)
+    record = {key: value for key, value in corpus_record(Corpus("long", text, "")).items() if key != "text"}
+    path = tmp_path / "long.safetensors"
+    cm.save_checkpoint(model, path, corpus=record, validation={"fraction": 0.1})  # as if too long to carry
+    needs = run_cli(run_python, "eval", path)
+    assert needs.returncode == 2 and "--text-file" in needs.stderr and "does not carry" in needs.stderr
+    measured = run_cli(run_python, "eval", path, "--text-file", text_file, "--json")
+    assert measured.returncode == 0, measured.stderr
+    expected = held_out_bpc(model, split_text(text, 0.1).val)
+    assert json.loads(measured.stdout)["val_bpc"] == pytest.approx(expected, rel=1e-6)
+    text_file.write_text(text + "!", encoding="utf-8")
+    other = run_cli(run_python, "eval", path, "--text-file", text_file)
+    assert other.returncode == 2 and "is not the text this checkpoint was trained on" in other.stderr
