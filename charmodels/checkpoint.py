@@ -4,7 +4,12 @@ A file holds the model's state dict and, under ``__metadata__``, JSON strings fo
 format, the model config, the vocabulary, the corpus, the training config, the final
 metrics, the versions, the training history and a SHA-256 of the tensor bytes
 (safetensors itself has no checksum). Loading checks all of it and raises one error
-type, `CheckpointError`, naming the file and what is wrong.
+type, `CheckpointError` (a code, its parameters, and the file), for anything wrong:
+damaged bytes, a pickle, metadata, or tensors that are not exactly the model's (names,
+shapes, float32, finite values). Saving refuses weights that are not finite.
+
+The vocabulary is stored in the model's order (a character's id is its position), which
+need not be sorted: charmodels' own models sort it, course code often does not.
 """
 
 from __future__ import annotations
@@ -70,16 +75,15 @@ def corpus_record(corpus: Corpus) -> dict:
 
 def corpus_of(model: CharModel) -> Corpus | None:
     """The corpus a loaded checkpoint was trained on, when its text travels with it."""
-    record = model.info.get("corpus") or {}
-    if "text" not in record:
+    record = model.info.get("corpus")
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
         return None
-    return Corpus(record["name"], record["text"], record.get("source", ""), bool(record.get("lines")))
+    return Corpus(str(record.get("name", "text")), record["text"], str(record.get("source", "")), bool(record.get("lines")))
 
 
 def checkpoint_name(corpus: Corpus, config: ModelConfig) -> str:
     """`<corpus>-<cell>`: the name a trained model is saved and served under."""
     return f"{corpus.name}-{config.cell}"
-
 
 
 def checkpoints_dir() -> Path:
@@ -191,8 +195,7 @@ def write_atomically(path: Path, data: bytes) -> Path:
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
-            if CAN_CLEAN:
-                fcntl.flock(out.fileno(), fcntl.LOCK_EX)  # held until the file is renamed and closed
+            _hold(out.fileno())  # until the file is renamed and closed
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
@@ -205,6 +208,16 @@ def write_atomically(path: Path, data: bytes) -> Path:
         raise
     _sync_folder(path.parent)
     return path
+
+
+def _hold(descriptor: int) -> None:
+    """Lock a new temporary file as its writer's. Best effort: on a file system without flock the
+    writer still writes, and cleaners, unable to take the lock either, leave its file alone."""
+    if CAN_CLEAN:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a brand-new file: nobody else holds it
+        except OSError:
+            pass
 
 
 def _sync_folder(folder: Path) -> None:
@@ -252,7 +265,7 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
             if os.stat(entry.path, follow_symlinks=False).st_ino == os.fstat(descriptor).st_ino:
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
-        except OSError:  # locked: its writer lives; or it vanished meanwhile
+        except OSError:  # locked: its writer lives; no flock on this file system; or it vanished meanwhile
             pass
         finally:
             os.close(descriptor)
