@@ -218,7 +218,7 @@ def generate(
     top_k: draw only from the k most likely characters; 0 or None = off.
     top_p: draw only from the fewest most likely characters whose probabilities together
         reach top_p, above 0 and at most 1 (nucleus sampling); 1 or None = off.
-    seed: the same seed draws the same text, 0 to MAX_SEED; -1 or None = random.
+    seed: the same seed draws the same text, 0 to MAX_SEED (2**63 - 1); -1 or None = random.
 
     Temperature comes first, then top-k, then top-p. When greedy, top_k, top_p and seed
     change nothing: the most likely character survives every cut.
