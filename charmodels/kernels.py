@@ -58,15 +58,12 @@ class BlasThreads:
         self._lock = threading.Lock()
 
     def libraries(self) -> list:
+        """threadpoolctl's controller of each BLAS library loaded (usually numpy's OpenBLAS alone)."""
         if self._libraries is None:
             with self._lock:
                 if self._libraries is None:
                     self._libraries = list(ThreadpoolController().select(user_api="blas").lib_controllers)
         return self._libraries
-
-    def get(self) -> list[int]:
-        """The thread count of each BLAS library numpy loaded (usually one)."""
-        return [library.get_num_threads() for library in self.libraries()]
 
     def follow_torch(self) -> None:
         """As many BLAS threads as torch uses (torch.get_num_threads()), set only when they differ."""

@@ -18,6 +18,15 @@ TEXT = "hello world, hello there"
 NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (a model trained with --device cuda)")
 
 
+@pytest.fixture
+def exact_gpu():
+    """float32 on the GPU as on the CPU: no TF32 shortcuts in cuDNN's RNNs or in matmuls, for the test."""
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
 def blas_threads() -> list[int]:
     return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
@@ -102,7 +111,7 @@ def test_generation_runs_on_one_blas_thread_and_gives_the_rest_back():
 
 @NEEDS_CUDA
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_a_model_on_the_gpu_generates_what_it_writes_on_the_cpu(cell):
+def test_a_model_on_the_gpu_generates_what_it_writes_on_the_cpu(cell, exact_gpu):
     cpu = load_checkpoint(f"anthem-{cell}")
     gpu = load_checkpoint(f"anthem-{cell}").cuda()
     write = lambda model: "".join(s.char for s in generate(model, "O say", 100, temperature=0.8, seed=1))

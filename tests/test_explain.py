@@ -15,6 +15,15 @@ TEXT = "hihello hello"
 NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (a model trained with --device cuda)")
 
 
+@pytest.fixture
+def exact_gpu():
+    """float32 on the GPU as on the CPU: no TF32 shortcuts in cuDNN's RNNs or in matmuls, for the test."""
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("layers,embedding_dim", [(1, 0), (2, 0), (2, 5)])
 def test_trace_equals_torch(cell, layers, embedding_dim):
@@ -128,7 +137,7 @@ def test_goethe_lstm_saliency_is_normalised_and_explains_its_prediction():
 
 @NEEDS_CUDA
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_trace_and_saliency_of_a_model_on_the_gpu(cell):
+def test_trace_and_saliency_of_a_model_on_the_gpu(cell, exact_gpu):
     torch.manual_seed(0)
     cpu = CharModel(ModelConfig(cell, 12, 2), Vocab.from_text(TEXT))
     gpu = CharModel(ModelConfig(cell, 12, 2), Vocab.from_text(TEXT))

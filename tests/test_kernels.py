@@ -204,6 +204,18 @@ def test_only_training_inside_the_block_uses_the_kernels(make_model, cell):
         assert not uses_kernels(model(ids, (torch.zeros(2, 2, 8, dtype=torch.float64),))[0])
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (training with --device cuda)")
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_on_the_gpu_fast_training_leaves_torch_its_own_kernels(make_model, cell):
+    model = make_model(cell, hidden_size=8, layers=2).cuda()
+    ids = torch.zeros(2, 5, dtype=torch.long, device="cuda")
+    with fast_training(model):
+        logits, _ = model(ids)
+        assert not uses_kernels(logits) and logits.device.type == "cuda"
+        logits.sum().backward()
+    assert model.rnn.weight_hh_l0.grad is not None
+
+
 def test_lstm_and_unsupported_modules_fall_back():
     x = torch.randn(2, 5, 4, requires_grad=True)
     h0 = torch.zeros(1, 2, 8)
