@@ -50,6 +50,8 @@ MESSAGES: dict[str, str] = {
     # models the app serves
     "unknown_checkpoint": "unknown checkpoint {got}: use <corpus>-<cell>, one of {choices}",
     "upload_gone": "the uploaded model is no longer in memory: upload the file again",
+    "upload_too_large": "the file is {size:,} bytes; this app takes checkpoints of at most {limit:,} bytes",
+    "training_busy": "another training is running; try again when it ends (at most {limit} at a time, each at most {seconds:g} s)",
     # checkpoint files (CheckpointError adds the file's name in front)
     "file_not_found": "file not found",
     "not_a_file": "not a file",

@@ -5,15 +5,23 @@ prediction string, and ends with `job.result`: a normal `.safetensors` checkpoin
 same metadata as `recipe.train_to_checkpoint`, plus a ``job`` record) that
 `load_checkpoint` and the app's upload accept.
 
+Nothing here is worded for a page: a `Snapshot` carries a state and a reason code with
+numbers, a refused request is a `CharmodelsError` (code and parameters), and the app
+says both in the reader's language.
+
 Bounds, so one visitor's training cannot starve everyone else on a small CPU machine:
 the text (`MAX_TEXT` characters), the steps (`MAX_STEPS`), the hidden size
 (`MIN_HIDDEN`..`MAX_HIDDEN`), the wall-clock time (`TIME_LIMIT` seconds of training) and
 the number of trainings at once (`MAX_CONCURRENT_TRAININGS`). A request beyond the
-concurrency bound is refused at once with `TrainingBusyError` (a `ValueError`) instead
-of waiting in line: a queued request would hold its page in a spinner for up to
-`TIME_LIMIT` seconds per job ahead of it, with no way to tell it apart from a hang.
+concurrency bound is refused at once with `TrainingBusyError` instead of waiting in
+line: a queued request would hold its page in a spinner for up to `TIME_LIMIT` seconds
+per job ahead of it, with no way to tell it apart from a hang.
 
-Generation requests never wait for a training: nothing here takes the model service's
+Files: without `out_dir`, a job saves into a temporary folder of its own, removed by
+`discard()`, when the job object is garbage, or when the interpreter exits. Pass
+`out_dir` to keep the checkpoint.
+
+Generation requests never wait for a training: nothing here takes the model registry's
 lock, and a job's own lock is held only to copy a few numbers. They do share the CPU
 with it: at most `MAX_CONCURRENT_TRAININGS` trainings, each for at most `TIME_LIMIT`
 seconds plus its last step, measuring and saving.
@@ -23,29 +31,38 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import math
+import logging
+import shutil
 import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import SUFFIX, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    SUFFIX,
+    checkpoint_name,
+    corpus_record,
+    load_checkpoint,
+    save_checkpoint,
+)
+from .checks import choice, number, whole
+from .checks import text as checked_text
 from .corpora import corpus_from_text
+from .errors import CharmodelsError
 from .metrics import Metrics, evaluate
 from .model import CELLS, CharModel, ModelConfig
-from .checkpoint import checkpoint_name, corpus_record
-from .training import History, Progress, TrainConfig, Thinning, train
+from .training import History, Progress, Thinning, TrainConfig, train
 from .vocab import describe_char
 
-# Characters a user's text may have. Not the 20,000 first planned: evaluate()'s free-run
-# reconstruction generates the whole text after its first character in one generate()
-# call, which writes at most sampling.MAX_LENGTH = 10,000 characters, so a longer text
-# (not split in lines) could not be measured or saved. It also keeps one full-text
-# training step near a second at hidden size 256, so stop() and the time limit bite soon.
-MAX_TEXT = 10_000
+log = logging.getLogger(__name__)
+
+# Characters a user's text may have. evaluate() reads the text once, teacher-forced, so the
+# text's length is bounded by the time a full-text training step takes (a few seconds at
+# hidden size 256 on one core: stop() and the time limit bite after the step under way).
+MAX_TEXT = 50_000
 MAX_STEPS = 3000  # training steps a user may ask for (in all: one attempt, see TrainingJob)
 MIN_HIDDEN, MAX_HIDDEN = 8, 256  # hidden sizes a user may choose
 TIME_LIMIT = 120.0  # seconds of training, at most; the model reached by then is saved
@@ -53,7 +70,15 @@ MAX_CONCURRENT_TRAININGS = 1  # trainings at once in this process; one more is r
 CURVE_POINTS = 300  # loss-curve points in an update, at most
 MAX_FILE_BYTES = 4 * MAX_TEXT + 3  # a UTF-8 file of MAX_TEXT characters (4 bytes each, a BOM) is no larger
 
-RUNNING, DONE, STOPPED, TIMED_OUT, FAILED = "running", "done", "stopped", "timed out", "failed"
+# A job's state ...
+RUNNING, DONE, STOPPED, TIMED_OUT, FAILED = "running", "done", "stopped", "timed_out", "failed"
+STATES = (RUNNING, DONE, STOPPED, TIMED_OUT, FAILED)
+# ... and its reason: what a running job is doing, or why an ended one ended
+STARTING, TRAINING, SAVING = "starting", "training", "saving"  # while RUNNING
+LEARNED, ALL_STEPS = "learned", "all_steps"  # DONE: it recites the text, or it used every step
+BY_REQUEST, TIME_UP = "by_request", "time_up"  # STOPPED by stop(), TIMED_OUT by the time limit
+SHUTDOWN, DISCARDED, ERROR = "shutdown", "discarded", "error"  # FAILED: unsaved (the error, if any, in `error`)
+REASONS = (STARTING, TRAINING, SAVING, LEARNED, ALL_STEPS, BY_REQUEST, TIME_UP, SHUTDOWN, DISCARDED, ERROR)
 
 _slots = threading.BoundedSemaphore(MAX_CONCURRENT_TRAININGS)
 _jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()  # every job started, until it is garbage
@@ -62,7 +87,7 @@ EXIT_WAIT = 60.0  # seconds the interpreter waits at exit for running jobs to en
 
 @atexit.register
 def _stop_all_at_exit() -> None:
-    """Stop every job and let its thread leave torch before the interpreter ends.
+    """Stop every job, let its thread leave torch, then remove the folders the jobs made.
 
     The threads are daemons, so a running training never keeps the app from quitting;
     but a daemon thread still inside torch when the interpreter finalises aborts the
@@ -77,28 +102,37 @@ def _stop_all_at_exit() -> None:
     deadline = time.monotonic() + EXIT_WAIT
     for job in jobs:
         job._thread.join(max(0.0, deadline - time.monotonic()))
+    for job in jobs:
+        job._remove_folder()  # after the joins: no thread is writing there any more
 
 
-class TrainingBusyError(ValueError):
-    """Every training slot is taken; try again when a training ends."""
+class TrainingBusyError(CharmodelsError):
+    """Every training slot is taken; try again when a training ends (code "training_busy")."""
+
+    def __init__(self) -> None:
+        super().__init__("training_busy", limit=MAX_CONCURRENT_TRAININGS, seconds=TIME_LIMIT)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The job as one immutable picture, safe to hand to another thread."""
+    """The job as one immutable picture, safe to hand to another thread; data, not sentences."""
 
-    state: str  # "running", "done", "stopped", "timed out" or "failed"
-    message: str  # one sentence for the page: what is happening, or how it ended
+    state: str  # one of STATES
+    reason: str  # one of REASONS: what a running job does, or why it ended
     step: int  # training steps taken
     max_steps: int  # steps the user asked for
+    time_limit: float  # seconds of training allowed
     attempt: int  # always 1 for a user job (no restarts)
     loss: tuple[tuple[int, float], ...]  # (step, loss), thinned to at most CURVE_POINTS, last step included
     prediction: str  # the argmax at every position under teacher forcing, as the seeds print it
     tf_acc: float  # teacher-forced accuracy at the latest step
     min_p: float  # smallest probability of a right next character at the latest step
     elapsed: float  # seconds since the job started
+    seconds: float = 0.0  # training time of the saved model (History.seconds), once saved
     path: str | None = None  # the saved checkpoint, once the job has ended with one
     metrics: Metrics | None = None  # evaluate() of the saved model, once the job has ended with one
+    error: str | None = None  # FAILED with ERROR: the CharmodelsError code, or the exception's type name
+    error_params: dict = field(default_factory=dict)  # that error's parameters (a CharmodelsError's), read-only
 
     @property
     def finished(self) -> bool:
@@ -111,58 +145,44 @@ class JobResult:
     model: CharModel  # loaded back from `path` with load_checkpoint: proof the file is valid
     metrics: Metrics  # tf_acc, recon, bpc, min_p of the saved model on the text
     history: History  # the training history (stopped=True for a stopped or timed-out job)
-    state: str  # "done", "stopped" or "timed out"
+    state: str  # DONE, STOPPED or TIMED_OUT
 
 
 def read_text_file(path: str | Path) -> str:
     """An uploaded text file as a string: UTF-8 (a BOM is dropped), Windows line ends
-    turned into ``\\n``; a clear ValueError for a file too large or not text."""
+    turned into ``\\n``. CharmodelsError "file_too_large", "file_not_utf8" or "file_binary"."""
     path = Path(path)
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise ValueError(f"the file is {size:,} bytes: too large for a text of at most {MAX_TEXT:,} characters")
+        raise CharmodelsError("file_too_large", size=size, limit=MAX_TEXT)
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ValueError(f"the file is not UTF-8 text (byte {error.start:,} cannot be read): save it as UTF-8") from None
+        raise CharmodelsError("file_not_utf8", at=error.start) from None
     if "\x00" in text:
-        raise ValueError("the file holds NUL bytes: it looks like a binary file, not text")
+        raise CharmodelsError("file_binary")
     return text.replace("\r\n", "\n")
 
 
-def _whole(name: str, value: object, low: int, high: int) -> int:
-    """A whole number from low to high; a UI's 128.0 counts as 128."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value == int(value)
-    if not ok or not low <= int(value) <= high:
-        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
-    return int(value)
-
-
 def check_text(text: object) -> str:
-    """The text as it will be trained on, or a ValueError saying what is wrong with it."""
+    """The text as it will be trained on; CharmodelsError "not_text", "text_empty",
+    "text_too_long" or "text_one_char" saying what is wrong with it."""
     if text is None or (isinstance(text, str) and not text.strip()):
-        raise ValueError("the text is empty: paste or upload a text to train on")
-    if not isinstance(text, str):
-        raise ValueError(f"the text must be a string, got {type(text).__name__}")
+        raise CharmodelsError("text_empty")
+    text = checked_text("text", text)
     if len(text) > MAX_TEXT:
-        raise ValueError(
-            f"the text is {len(text):,} characters long; the limit is {MAX_TEXT:,}: "
-            f"shorten it by {len(text) - MAX_TEXT:,} characters"
-        )
+        raise CharmodelsError("text_too_long", n=len(text), limit=MAX_TEXT, over=len(text) - MAX_TEXT)
     if len(set(text)) < 2:
-        raise ValueError(
-            f"the text uses only one character ({describe_char(text[0])}): "
-            "a model needs at least two different characters to choose between"
-        )
+        raise CharmodelsError("text_one_char", char=describe_char(text[0]))
     return text
 
 
 class TrainingJob:
     """One user's training, running in a background thread from construction on.
 
-    Everything is checked before anything starts, with a ValueError a student
-    understands; then a training slot is taken (`TrainingBusyError` at once if none is
+    Everything is checked before anything starts (a `CharmodelsError` naming the
+    problem); then a training slot is taken (`TrainingBusyError` at once if none is
     free) and the thread starts.
 
     Training uses `TrainConfig`'s defaults except the step budget: `TrainConfig.max_steps`
@@ -189,41 +209,35 @@ class TrainingJob:
         out_dir: str | Path | None = None,
     ):
         text = check_text(text)
-        cell = cell.strip().lower() if isinstance(cell, str) else cell
-        if cell not in CELLS:
-            raise ValueError(f"unknown cell type {cell!r}; choose one of: {', '.join(CELLS)}")
-        hidden_size = _whole("hidden size", hidden_size, MIN_HIDDEN, MAX_HIDDEN)
-        max_steps = _whole("steps", max_steps, 1, MAX_STEPS)
-        if (
-            isinstance(time_limit, bool)
-            or not isinstance(time_limit, (int, float))
-            or not 0 < time_limit <= TIME_LIMIT
-        ):
-            raise ValueError(f"the time limit must be above 0 and at most {TIME_LIMIT:g} seconds, got {time_limit!r}")
+        cell = choice("cell", cell.strip().lower() if isinstance(cell, str) else cell, CELLS)
+        hidden_size = whole("hidden size", hidden_size, MIN_HIDDEN, MAX_HIDDEN)
+        max_steps = whole("steps", max_steps, 1, MAX_STEPS)
+        time_limit = number("time limit", time_limit, 0, TIME_LIMIT, above_low=True)
         corpus = dataclasses.replace(corpus_from_text(name, text, "user text"), lines=bool(lines))
 
         self.corpus = corpus
         self.model_config = ModelConfig(cell, hidden_size)
         self.train_config = TrainConfig(max_steps=max_steps, attempts=1, patience=max_steps)
-        self.time_limit = float(time_limit)
+        self.time_limit = time_limit
         self.out_dir = Path(out_dir) if out_dir is not None else None
 
         self._lock = threading.Lock()  # guards the fields below, written by the thread
         self._curve = Thinning(CURVE_POINTS // 2)  # keeps < CURVE_POINTS points, plus the last
         self._progress: Progress | None = None
-        self._state, self._message = RUNNING, "starting"
+        self._state, self._reason = RUNNING, STARTING
+        self._error: tuple[str | None, dict] = (None, {})
         self._ending = STOPPED  # what a training that was told to stop ends as
         self._ended_at: float | None = None
         self._result: JobResult | None = None
+        self._folder: Path | None = None  # the temporary folder this job made, if it made one
+        self._folder_finalizer: weakref.finalize | None = None
         self._stop = threading.Event()
-        self._abandon = threading.Event()  # the interpreter is exiting: end without saving
+        self._abandon = threading.Event()  # the interpreter is exiting or the job was discarded: end unsaved
+        self._discarded = threading.Event()
         self._finished = threading.Event()  # set after the final state is published
 
         if not _slots.acquire(blocking=False):
-            raise TrainingBusyError(
-                "another training is running; try again when it ends "
-                f"(at most {MAX_CONCURRENT_TRAININGS} at a time, each at most {TIME_LIMIT:g} s)"
-            )
+            raise TrainingBusyError()
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"charmodels-training-{corpus.name}", daemon=True)
         try:
@@ -239,6 +253,16 @@ class TrainingJob:
         """Ask the training to end after its current step; the model so far is saved."""
         self._stop.set()
 
+    def discard(self) -> None:
+        """Done with this job: a running one ends unsaved, and the temporary folder it made
+        (never an `out_dir` given to it) is removed with its checkpoint."""
+        self._discarded.set()
+        self._abandon.set()
+        self.stop()
+        if self._finished.is_set():
+            self._remove_folder()
+        # else the thread removes it as it ends (it checks _discarded after setting _finished)
+
     def wait(self, timeout: float | None = None) -> Snapshot:
         """Block until the job has ended (or `timeout` seconds passed); the latest snapshot."""
         if self._finished.wait(timeout):
@@ -248,6 +272,11 @@ class TrainingJob:
     @property
     def finished(self) -> bool:
         return self._finished.is_set()
+
+    @property
+    def folder(self) -> Path | None:
+        """The temporary folder this job saved into (None with `out_dir`, or before saving)."""
+        return self._folder
 
     @property
     def result(self) -> JobResult | None:
@@ -260,19 +289,24 @@ class TrainingJob:
         with self._lock:
             progress, result = self._progress, self._result
             end = self._ended_at if self._ended_at is not None else time.monotonic()
+            error, error_params = self._error
             return Snapshot(
                 state=self._state,
-                message=self._message,
+                reason=self._reason,
                 step=progress.total_steps if progress else 0,
                 max_steps=self.train_config.max_steps,
+                time_limit=self.time_limit,
                 attempt=progress.attempt if progress else 0,
                 loss=tuple(self._curve.result()) if progress else (),
                 prediction=progress.prediction if progress else "",
                 tf_acc=progress.tf_acc if progress else 0.0,
                 min_p=progress.min_p if progress else 0.0,
                 elapsed=end - self._started,
+                seconds=result.history.seconds if result else 0.0,
                 path=str(result.path) if result else None,
                 metrics=result.metrics if result else None,
+                error=error,
+                error_params=dict(error_params),
             )
 
     def updates(self, interval: float = 0.25) -> Iterator[Snapshot]:
@@ -282,9 +316,8 @@ class TrainingJob:
         Leaving the loop early (closing the generator, as Gradio does when an event is
         cancelled) stops the job.
         """
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval <= 60:
-            raise ValueError(f"interval must be above 0 and at most 60 seconds, got {interval!r}")
-        return self._updates(float(interval))
+        interval = number("interval", interval, 0, 60, above_low=True)
+        return self._updates(interval)
 
     def _updates(self, interval: float) -> Iterator[Snapshot]:
         seen = None
@@ -293,7 +326,7 @@ class TrainingJob:
                 if self._finished.is_set():
                     self._thread.join()  # it has only to return: then no torch work of it is left
                 snap = self.snapshot()
-                key = (snap.state, snap.step, snap.message)
+                key = (snap.state, snap.reason, snap.step)
                 if key != seen:
                     seen = key
                     yield snap
@@ -310,7 +343,7 @@ class TrainingJob:
         with self._lock:
             self._curve.add(progress.total_steps, round(progress.loss, 5))
             self._progress = progress
-            self._message = f"training: step {progress.total_steps:,} of {self.train_config.max_steps:,}"
+            self._reason = TRAINING
             if self._stop.is_set():
                 self._ending = STOPPED
                 return False
@@ -320,28 +353,36 @@ class TrainingJob:
         return None
 
     def _run(self) -> None:
-        state, message, result = FAILED, "training was interrupted", None
+        state, reason, result, error = FAILED, ERROR, None, (None, {})
         try:
             model, history = train(self.corpus, self.model_config, self.train_config, self._on_step)
             if self._abandon.is_set():
-                message = "the program was shutting down: training ended unsaved"
+                reason = DISCARDED if self._discarded.is_set() else SHUTDOWN
                 return
             with self._lock:
-                self._message = "measuring and saving the model"
-            result = self._save(model, history, self._ending if history.stopped else DONE)
-            state, message = result.state, self._summary(result)
-        except Exception as error:  # any failure ends the job with its message, never a dead thread
-            message = f"training failed: {type(error).__name__}: {error}"
+                self._reason = SAVING
+            state = self._ending if history.stopped else DONE
+            result = self._save(model, history, state)
+            reason = {STOPPED: BY_REQUEST, TIMED_OUT: TIME_UP}.get(state, LEARNED if history.reached else ALL_STEPS)
+        except Exception as error_raised:  # any failure ends the job with its code, never a dead thread
+            state, reason, result = FAILED, ERROR, None
+            if isinstance(error_raised, CharmodelsError):
+                error = (error_raised.code, dict(error_raised.params))
+            else:
+                error = (type(error_raised).__name__, {})
+                log.exception("training job %s failed", self.corpus.name)
         finally:
             _slots.release()  # before the final state: whoever sees the end may start another
             with self._lock:
-                self._state, self._message, self._result = state, message, result
+                self._state, self._reason, self._result, self._error = state, reason, result, error
                 self._ended_at = time.monotonic()
             self._finished.set()
+            if self._discarded.is_set():
+                self._remove_folder()
 
     def _save(self, model: CharModel, history: History, state: str) -> JobResult:
         metrics = evaluate(model, self.corpus)
-        out_dir = self.out_dir or Path(tempfile.mkdtemp(prefix="charmodels-job-"))
+        out_dir = self.out_dir or self._make_folder()
         path = out_dir / f"{checkpoint_name(self.corpus, self.model_config)}{SUFFIX}"
         save_checkpoint(  # the metadata of recipe.train_to_checkpoint, plus how the job ended
             model,
@@ -355,13 +396,14 @@ class TrainingJob:
         )
         return JobResult(path, load_checkpoint(path), metrics, history, state)
 
-    def _summary(self, result: JobResult) -> str:
-        h, m = result.history, result.metrics
-        scores = f"tf_acc {m.tf_acc:.1%}, recon {m.recon:.1%}, min_p {m.min_p:.2f}"
-        if result.state == STOPPED:
-            return f"stopped at step {h.steps:,}; the model so far is saved ({scores})"
-        if result.state == TIMED_OUT:
-            return f"time limit of {self.time_limit:g} s reached at step {h.steps:,}; the model so far is saved ({scores})"
-        if h.reached:
-            return f"learned the text in {h.steps:,} steps ({h.seconds:.1f} s): {scores}"
-        return f"used all {h.steps:,} steps without reciting the text confidently yet: {scores}"
+    def _make_folder(self) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix="charmodels-job-"))
+        # removed when the job is garbage; at exit _stop_all_at_exit removes it after the threads end
+        finalizer = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        finalizer.atexit = False
+        self._folder, self._folder_finalizer = folder, finalizer
+        return folder
+
+    def _remove_folder(self) -> None:
+        if self._folder_finalizer is not None:
+            self._folder_finalizer()  # runs rmtree once; later calls do nothing

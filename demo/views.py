@@ -1,12 +1,14 @@
-"""What the app shows, as plain data and HTML: no torch, no Gradio.
+"""What the app draws: label values, Markdown and HTML, from plain data. No torch, no Gradio.
 
-Space and newline are invisible as bar labels, so they are drawn as ␣ and ⏎.
-Messages come in English and Korean; the app picks one by the browser's language.
+Space and newline are invisible as bar labels, so they are drawn as ␣ and ⏎. Every word
+comes from demo/i18n.py in the page's language.
 """
 
 from __future__ import annotations
 
 import html
+
+from .i18n import say
 
 VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 
@@ -22,71 +24,6 @@ def visible_text(text: str) -> str:
 def label_value(pairs: list[tuple[str, float]], k: int = 10) -> dict[str, float]:
     """Top-k (char, prob) pairs as a gr.Label value, with whitespace made visible."""
     return {visible(char): prob for char, prob in pairs[:k]}
-
-
-MESSAGES = {
-    "en": {
-        "empty": "Empty prompt: starting from the corpus's first character {char}.",
-        "unknown": "Left out, never seen in training: {chars}.",
-        "trimmed": "The prompt is long: the model reads its last {n:,} characters.",
-        "nothing_left": "No character of the prompt is in the model's vocabulary; starting from {char}.",
-        "card_title": "Model card",
-        "corpus": "Corpus",
-        "source": "Source",
-        "chars": "characters",
-        "cell": "Cell",
-        "layers": "Layers",
-        "hidden": "Hidden size",
-        "input": "Input",
-        "one_hot": "one-hot ({n} characters)",
-        "embedding": "embedding of {n}",
-        "params": "Parameters",
-        "steps": "Training steps",
-        "seconds": "Training time",
-        "attempts": "attempts",
-        "quality": "Quality (teacher-forced accuracy, free-run reconstruction, bits per character, smallest probability of the right character)",
-        "inspect_none": "Generate something, then pick a step to see the distribution it was drawn from.",
-        "inspect_step": "Step {n}: wrote {char} with probability {p:.1%}.",
-        "inspect_reshaped": "Temperature {t:g}, top-k {k}, top-p {p:g} reshaped the model's distribution (left) into the one sampled from (right).",
-        "inspect_greedy": "Greedy decoding: the most likely character is always taken.",
-        "off": "off",
-    },
-    "ko": {
-        "empty": "프롬프트가 비어 있어 말뭉치의 첫 문자 {char}에서 시작합니다.",
-        "unknown": "학습 때 본 적 없는 문자는 건너뜁니다: {chars}.",
-        "trimmed": "프롬프트가 길어 마지막 {n:,}개 문자만 읽습니다.",
-        "nothing_left": "프롬프트의 어떤 문자도 모델의 어휘에 없어 {char}에서 시작합니다.",
-        "card_title": "모델 카드",
-        "corpus": "말뭉치",
-        "source": "출처",
-        "chars": "문자",
-        "cell": "셀",
-        "layers": "층 수",
-        "hidden": "은닉 크기",
-        "input": "입력",
-        "one_hot": "원-핫 ({n}개 문자)",
-        "embedding": "{n}차원 임베딩",
-        "params": "파라미터 수",
-        "steps": "학습 스텝",
-        "seconds": "학습 시간",
-        "attempts": "회 시도",
-        "quality": "품질 (교사 강요 정확도, 자유 생성 복원율, 문자당 비트, 정답 문자의 최소 확률)",
-        "inspect_none": "먼저 생성한 다음, 단계를 골라 그 문자를 뽑은 분포를 보세요.",
-        "inspect_step": "{n}단계: {char}를 확률 {p:.1%}로 썼습니다.",
-        "inspect_reshaped": "온도 {t:g}, top-k {k}, top-p {p:g}가 모델의 분포(왼쪽)를 실제로 뽑은 분포(오른쪽)로 바꿨습니다.",
-        "inspect_greedy": "탐욕적 디코딩: 언제나 가장 확률이 높은 문자를 고릅니다.",
-        "off": "끔",
-    },
-}
-
-
-def language(code: str | None) -> str:
-    """'ko', 'ko-KR' -> 'ko'; anything else -> 'en'."""
-    return "ko" if (code or "").lower().startswith("ko") else "en"
-
-
-def say(lang: str, key: str, **values) -> str:
-    return MESSAGES[language(lang)][key].format(**values)
 
 
 def quoted(char: str) -> str:
@@ -119,31 +56,30 @@ def _escape_block(text: str) -> str:
 
 def card_markdown(info: dict, lang: str = "en") -> str:
     """A model card from a checkpoint's metadata."""
-    t = MESSAGES[language(lang)]
     config = info.get("model_config", {})
     corpus = info.get("corpus", {})
     history = info.get("history", {})
     metrics = info.get("metrics", {})
     vocab = info.get("vocab", [])
     embedding = config.get("embedding_dim", 0)
-    input_kind = t["embedding"].format(n=embedding) if embedding else t["one_hot"].format(n=len(vocab))
+    input_kind = say(lang, "card_embedding", n=embedding) if embedding else say(lang, "card_one_hot", n=len(vocab))
     rows = [
-        (t["corpus"], f"**{corpus.get('name', '?')}** ({corpus.get('chars', '?')} {t['chars']})"),
-        (t["source"], corpus.get("source", "")),
-        (t["cell"], str(config.get("cell", "?")).upper()),
-        (t["layers"], config.get("layers", "?")),
-        (t["hidden"], config.get("hidden_size", "?")),
-        (t["input"], input_kind),
-        (t["params"], f"{info.get('parameters', 0):,}"),
-        (t["steps"], f"{history.get('steps', '?')} ({history.get('attempts', '?')} {t['attempts']})"),
-        (t["seconds"], f"{history.get('seconds', 0):.1f} s"),
+        ("card_corpus", f"**{corpus.get('name', '?')}** ({corpus.get('chars', '?')} {say(lang, 'card_chars')})"),
+        ("card_source", corpus.get("source", "")),
+        ("card_cell", str(config.get("cell", "?")).upper()),
+        ("card_layers", config.get("layers", "?")),
+        ("card_hidden", config.get("hidden_size", "?")),
+        ("card_input", input_kind),
+        ("card_params", f"{info.get('parameters', 0):,}"),
+        ("card_steps", f"{history.get('steps', '?')} ({history.get('attempts', '?')} {say(lang, 'card_attempts')})"),
+        ("card_seconds", f"{history.get('seconds', 0):.1f} s"),
     ]
     name = f"{corpus.get('name', '?')}-{config.get('cell', '?')}"
-    lines = [f"| {t['card_title']} | `{name}` |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+    lines = [f"| {say(lang, 'card_title')} | `{name}` |", "|---|---|"] + [f"| {say(lang, k)} | {v} |" for k, v in rows]
     if metrics:
         lines += [
             "",
-            t["quality"] + ":",
+            say(lang, "card_quality") + ":",
             "",
             "| tf_acc | recon | bpc | min_p |",
             "|---|---|---|---|",
@@ -152,30 +88,27 @@ def card_markdown(info: dict, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def corpus_markdown(name: str, text: str, source: str) -> str:
+def corpus_markdown(text: str | None, source: str, lang: str = "en") -> str:
     """The corpus as a reader sees it: the text in a code block, then where it comes from."""
-    return f"```text\n{text}\n```\n*{source}* · {len(text)} chars · {len(set(text))} distinct"
+    if text is None:
+        return f"{say(lang, 'text_not_stored')}\n\n*{source}*"
+    counts = say(lang, "corpus_counts", chars=len(text), distinct=len(set(text)))
+    return f"```text\n{text}\n```\n*{source}* · {counts}"
 
 
 # ---- inside the model ----
 
-STATE_NAMES = {
-    "h": {"en": "hidden state h", "ko": "은닉 상태 h"},
-    "c": {"en": "cell state c (LSTM memory)", "ko": "셀 상태 c (LSTM의 기억)"},
-    "i": {"en": "input gate i", "ko": "입력 게이트 i"},
-    "f": {"en": "forget gate f", "ko": "망각 게이트 f"},
-    "g": {"en": "candidate g", "ko": "후보 값 g"},
-    "o": {"en": "output gate o", "ko": "출력 게이트 o"},
-    "r": {"en": "reset gate r", "ko": "리셋 게이트 r"},
-    "z": {"en": "update gate z", "ko": "업데이트 게이트 z"},
-    "n": {"en": "candidate n", "ko": "후보 값 n"},
-}
 GATE_RANGE = {"i", "f", "o", "r", "z"}  # sigmoids: 0 = closed, 1 = open; the rest are signed
 STATES_OF = {"rnn": ["h"], "lstm": ["h", "c", "i", "f", "g", "o"], "gru": ["h", "r", "z", "n"]}
 
 
+def state_name(name: str, lang: str = "en") -> str:
+    """`f` -> "forget gate f" (in the page's language)."""
+    return say(lang, f"state_{name}")
+
+
 def state_choices(cell: str, lang: str = "en") -> list[tuple[str, str]]:
-    return [(STATE_NAMES[name][language(lang)], name) for name in STATES_OF[cell]]
+    return [(state_name(name, lang), name) for name in STATES_OF[cell]]
 
 
 def _color(value: float, gate: bool, scale: float) -> str:
@@ -210,7 +143,7 @@ def heatmap_html(chars: list[str], values, name: str, units: int = 24, selected:
     return f'<div class="cm-heat-wrap"><table class="cm-heat"><tr><th></th>{head}</tr>{"".join(rows)}</table></div>'
 
 
-def vector_html(label: str, values, name: str) -> str:
+def vector_html(label: str, values, name: str, lang: str = "en") -> str:
     """One step's whole vector as a strip of coloured cells, unit 0 first."""
     import numpy as np
 
@@ -218,9 +151,10 @@ def vector_html(label: str, values, name: str) -> str:
     gate = name in GATE_RANGE
     scale = 1.0 if gate or name != "c" else float(np.abs(vector).max() or 1.0)
     cells = "".join(
-        f'<span style="background:{_color(v, gate, scale)}" title="unit {u}: {v:+.3f}"></span>' for u, v in enumerate(vector)
+        f'<span style="background:{_color(v, gate, scale)}" title="{html.escape(say(lang, "vector_unit", unit=u, value=v))}"></span>'
+        for u, v in enumerate(vector)
     )
-    mean = f"mean {vector.mean():+.2f}" if len(vector) else ""
+    mean = html.escape(say(lang, "vector_mean", mean=vector.mean())) if len(vector) else ""
     return f'<div class="cm-vector"><b>{html.escape(label)}</b> <small>{mean}</small><div>{cells}</div></div>'
 
 
@@ -239,16 +173,17 @@ def saliency_html(title: str, chars: list[str], scores) -> str:
     return "".join(parts)
 
 
-def snapshot_html(step: int, prediction: str, truth: str) -> str:
+def snapshot_html(step: int, prediction: str, truth: str, lang: str = "en") -> str:
     """A recorded prediction string under teacher forcing, wrong characters marked against the true text."""
     right = sum(p == t for p, t in zip(prediction, truth))
-    parts = [f'<div class="cm-snapshot"><div class="cm-snapshot-title">------ {step} ------ '
-             f'<small>{right}/{len(truth)}</small></div><div>']
+    parts = [(f'<div class="cm-snapshot"><div class="cm-snapshot-title">------ {step} ------ '
+              f'<small>{right}/{len(truth)}</small></div><div>')]
     for predicted, expected in zip(prediction, truth):
         shown = "⏎<br>" if predicted == "\n" else html.escape(visible(predicted) if predicted in "\t\r" else predicted)
         if predicted == expected:
             parts.append(f"<span>{shown}</span>")
         else:
-            parts.append(f'<span class="cm-wrong" title="should be {html.escape(visible(expected))}">{shown}</span>')
+            title = say(lang, "snapshot_should_be", char=visible(expected))
+            parts.append(f'<span class="cm-wrong" title="{html.escape(title)}">{shown}</span>')
     parts.append("</div></div>")
     return "".join(parts)

@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 from safetensors.torch import save as save_tensors
 
 import charmodels as cm
-from charmodels import checkpoint, serving
-from charmodels.checkpoint import METADATA_SHA256, shipped_names, tensor_digest
+from charmodels import checkpoint
+from charmodels.checkpoint import METADATA_SHA256, tensor_digest
 from charmodels.errors import MESSAGES
 from charmodels.sampling import MAX_LENGTH, MAX_PROMPT
 from charmodels.vocab import UnknownCharacterError, describe_char
@@ -273,81 +273,6 @@ def test_a_prompt_over_the_limit_is_refused_at_once(models):
     with pytest.raises(ValueError, match="limit"):
         cm.generate(model, "K" * (MAX_PROMPT + 1), 5)
     assert time.monotonic() - started < 5
-
-
-# ---------------------------------------------------------------- the app's service (what the endpoints call)
-
-checkpoint_names = mostly(st.sampled_from(shipped_names()), st.one_of(
-    st.sampled_from(["", " goethe-lstm ", "goethe", "GOETHE-LSTM", "goethe-lstm\x00", "../../etc/passwd", "/etc/passwd",
-                     "checkpoints/goethe-lstm.safetensors", "upload-0000000000000000", ".", "😀-lstm"]),
-    st.text(max_size=20).filter(lambda s: not s.strip().startswith("hf://")),  # the Hub: tests/app/test_api.py
-    st.none(),
-    st.integers(),
-    st.floats(),
-), tenths=7)
-any_prompt = mostly(
-    st.one_of(st.text(max_size=60), st.text(alphabet=st.sampled_from(list("Knowing is not enough; we must") + SPECIAL_CHARS)),
-              st.sampled_from(SPECIAL_TEXTS), st.none()),
-    st.one_of(st.integers(), st.floats(), st.lists(st.text(max_size=2), max_size=3)),
-)
-langs = st.one_of(st.sampled_from(["en", "ko", "ko-KR", "en-US"]), st.text(max_size=6))
-
-
-@fuzz(200)
-@given(checkpoint=checkpoint_names, prompt=any_prompt, lang=langs)
-def test_serving_next_chars_answers_or_refuses_clearly(checkpoint, prompt, lang):
-    try:
-        with time_limit(CALL_SECONDS):
-            pairs, notes = serving.next_chars(checkpoint, prompt, lang)
-    except (ValueError, cm.CheckpointError) as error:
-        assert_clear(error)
-        return
-    event("answered")
-    assert isinstance(checkpoint, str) and checkpoint.strip() in shipped_names()
-    model = serving.get_model(checkpoint)
-    assert 1 <= len(pairs) <= serving.TOP
-    assert all(char in model.vocab for char, _ in pairs)
-    probs = [p for _, p in pairs]
-    assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-9
-    assert isinstance(notes, list) and all(isinstance(note, str) and note for note in notes)
-
-
-@fuzz(200)
-@given(
-    checkpoint=checkpoint_names,
-    prompt=any_prompt,
-    length=mostly(st.integers(1, 80), lengths),
-    temperature=mostly(st.floats(0, serving.MAX_TEMPERATURE), temperatures),
-    top_k=mostly(st.one_of(st.just(0), st.integers(1, 12)), top_ks),
-    top_p=mostly(st.floats(0, 1, exclude_min=True), top_ps),
-    seed=mostly(st.one_of(st.just(-1), st.integers(0, 2**63 - 1)), seeds),
-)
-@example(checkpoint="goethe-lstm", prompt="K", length=serving.MAX_LENGTH, temperature=2, top_k=10**400, top_p=1, seed=2**63 - 1)
-@example(checkpoint="goethe-lstm", prompt="😀", length="7", temperature="0.5", top_k="0", top_p="1", seed="-1")
-def test_serving_check_request_and_stream(checkpoint, prompt, length, temperature, top_k, top_p, seed):
-    try:
-        request = serving.check_request(length, temperature, top_k, top_p, seed)
-    except ValueError as error:
-        assert_clear(error)
-        return
-    # what check_request lets through is in range, and generate() accepts all of it
-    assert isinstance(request.length, int) and 1 <= request.length <= serving.MAX_LENGTH
-    assert isinstance(request.temperature, float) and 0 <= request.temperature <= serving.MAX_TEMPERATURE
-    assert request.top_k is None or (isinstance(request.top_k, int) and request.top_k >= 1)
-    assert request.top_p is None or (isinstance(request.top_p, float) and 0 < request.top_p < 1)
-    assert request.seed is None or (isinstance(request.seed, int) and 0 <= request.seed < 2**63)
-    try:
-        text, notes, steps = serving.stream(checkpoint, prompt, request)
-    except (ValueError, cm.CheckpointError) as error:  # the checkpoint or prompt; never the checked request
-        assert_clear(error)
-        assert not (isinstance(checkpoint, str) and checkpoint.strip() in shipped_names() and (prompt is None or isinstance(prompt, str)))
-        return
-    model = serving.get_model(checkpoint)
-    assert text and not model.vocab.unknown(text) and len(text) <= serving.MAX_PROMPT_READ
-    with time_limit(CALL_SECONDS):
-        out = list(steps)
-    check_steps(model, out, request.length, request.temperature, request.top_k, request.top_p)
-    assert all(json.dumps(serving.step_record(step)) for step in out[:3])  # what the endpoint streams is JSON
 
 
 # ---------------------------------------------------------------- checkpoint bytes

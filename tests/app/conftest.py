@@ -27,8 +27,9 @@ PROMPT = "#cm-prompt textarea"
 TOP = "#cm-bars [data-testid=label-output-value]"
 DEMO = ROOT / "demo"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-if str(DEMO) not in sys.path:
-    sys.path.insert(0, str(DEMO))
+for folder in (ROOT, DEMO):  # `from demo import service` in the tests; `import app` as demo/app.py runs
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 import app  # noqa: E402  (demo/app.py: a module-level `demo`, LAUNCH_OPTIONS)
 

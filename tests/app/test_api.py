@@ -19,9 +19,11 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+import app  # demo/app.py, put on sys.path by conftest.py
 from charmodels import serving
 from charmodels.corpora import CORPORA
-from charmodels.errors import CheckpointError
+from charmodels.errors import CharmodelsError, CheckpointError
+from demo import service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,6 +121,10 @@ def test_seeded_sampling_is_reproducible_and_seeds_differ(client):
     assert generate(client, *args, seed=-1) != generate(client, *args, seed=-1)
 
 
+def test_length_0_writes_nothing(client):
+    assert client.predict("goethe-lstm", "K", 0, 0.0, 0, 1.0, 0, api_name="/generate") == ["", None]
+
+
 def test_top_k_1_is_greedy(client):
     greedy = generate(client, "boat-gru", "T", 30)
     assert generate(client, "boat-gru", "T", 30, temperature=1.5, top_k=1, seed=3) == greedy
@@ -144,9 +150,9 @@ def test_generation_streams_one_character_at_a_time(client):
 def test_streamed_step_records_are_exact(client, top_k, top_p):
     """Every streamed record equals the step the library generated, even when the set of characters
     sampled from changes size from one step to the next (Gradio sends each yield as a diff)."""
-    request = serving.check_request(60, 1.3, top_k, top_p, 5)
-    _, _, steps = serving.stream("anthem-rnn", "O say", request)
-    expected = [serving.step_record(step) for step in steps]
+    request = service.check_request(60, 1.3, top_k, top_p, 5)
+    _, _, steps = service.stream("anthem-rnn", "O say", request)
+    expected = [service.step_record(step) for step in steps]
     sizes = {sum(p > 0 for _, p in record["top"]) for record in expected}
     streamed = [record for _, record in client.submit("anthem-rnn", "O say", 60, 1.3, top_k, top_p, 5, api_name="/generate")]
     assert len(streamed) == len(expected)
@@ -197,7 +203,7 @@ def test_a_100_kB_prompt_is_read_from_its_end(client):
     big = big[: big.rindex("we must ") + len("we must ")]  # ends "Willing is not enough; we must "
     assert len(big.encode()) > 99_000
     probs, notes = next_chars(client, "goethe-lstm", big)
-    assert f"{serving.MAX_PROMPT_READ:,}" in notes
+    assert f"{service.MAX_PROMPT_READ:,}" in notes
     assert next(iter(probs)) == "d"
     assert generate(client, "goethe-lstm", big, 2) == "do"
     assert_still_serving(client)
@@ -206,7 +212,6 @@ def test_a_100_kB_prompt_is_read_from_its_end(client):
 @pytest.mark.parametrize(
     "field, overrides, message",
     [
-        ("length", {"length": 0}, "length"),
         ("length", {"length": 10**9}, "length"),
         ("length", {"length": -5}, "length"),
         ("length", {"length": 2.5}, "whole number"),
@@ -246,8 +251,10 @@ def test_unknown_checkpoint_names_are_refused(client, checkpoint):
         with pytest.raises(AppError) as error:
             call()
         text = str(error.value)
-        assert repr(checkpoint) in text
-        assert ("goethe-lstm" in text) or ("upload the file again" in text)  # says what to use instead
+        if checkpoint.startswith(serving.UPLOAD_PREFIX):
+            assert "no longer in memory: upload the file again" in text
+        else:
+            assert repr(checkpoint) in text and "goethe-lstm" in text  # says what to use instead
     assert_still_serving(client)
 
 
@@ -387,3 +394,66 @@ def test_a_truncated_checkpoint_upload_is_refused(tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated|damaged"):
         serving.register_upload(bad)
+
+
+# ---- uploads are bounded (issue 9, defect 10) ----
+
+
+def test_the_server_refuses_an_upload_larger_than_any_checkpoint(server_url, tmp_path):
+    """launch(max_file_size=...): Gradio itself turns the file away before anything reads it."""
+    import httpx
+
+    assert app.LAUNCH_OPTIONS["max_file_size"] == serving.MAX_UPLOAD_BYTES
+    big = tmp_path / "big.safetensors"
+    with big.open("wb") as out:
+        out.truncate(serving.MAX_UPLOAD_BYTES + 1)
+    small = tmp_path / "small.safetensors"
+    shutil.copyfile(ROOT / "checkpoints" / "boat-rnn.safetensors", small)
+    with httpx.Client(timeout=60) as http:
+        with big.open("rb") as data:
+            refused = http.post(f"{server_url}gradio_api/upload", files={"files": (big.name, data)})
+        with small.open("rb") as data:
+            accepted = http.post(f"{server_url}gradio_api/upload", files={"files": (small.name, data)})
+    assert refused.status_code == 413, refused.text
+    assert accepted.status_code == 200 and accepted.json()[0].endswith("small.safetensors")
+
+
+def test_register_upload_refuses_a_file_over_the_bound_before_reading_it(tmp_path):
+    big = tmp_path / "big.safetensors"
+    with big.open("wb") as out:
+        out.truncate(serving.MAX_UPLOAD_BYTES + 1)
+    started = time.monotonic()
+    with pytest.raises(CheckpointError) as error:
+        serving.register_upload(big)
+    assert time.monotonic() - started < 1
+    assert error.value.code == "upload_too_large"
+    assert error.value.params == {"size": serving.MAX_UPLOAD_BYTES + 1, "limit": serving.MAX_UPLOAD_BYTES}
+    said = app.error_text("ko", error.value)  # what the page shows: no path of the server
+    assert str(tmp_path) not in said and "33,554,433바이트" in said
+
+
+def test_uploads_kept_in_memory_are_bounded_in_number_and_bytes(tmp_path, monkeypatch):
+    files = []
+    for name in ("boat-rnn", "boat-gru", "boat-lstm"):
+        files.append(tmp_path / f"{name}.safetensors")
+        shutil.copyfile(ROOT / "checkpoints" / f"{name}.safetensors", files[-1])
+    for file in files:
+        serving.forget(serving.register_upload(file))  # start without them
+    monkeypatch.setattr(serving, "MAX_UPLOADS", 2)
+    keys = [serving.register_upload(file) for file in files]
+    with pytest.raises(CharmodelsError) as gone:
+        serving.get_model(keys[0])
+    assert gone.value.code == "upload_gone"  # the oldest went
+    assert serving.get_model(keys[2]).config.cell == "lstm" and serving.get_model(keys[1]).config.cell == "gru"
+
+    for key in keys:
+        serving.forget(key)
+    monkeypatch.setattr(serving, "MAX_UPLOADS", 32)
+    monkeypatch.setattr(serving, "MAX_UPLOADED_BYTES", files[1].stat().st_size + files[2].stat().st_size)
+    keys = [serving.register_upload(file) for file in files]  # the three together are over the bytes allowed
+    assert serving.get_model(keys[1]).config.cell == "gru" and serving.get_model(keys[2]).config.cell == "lstm"
+    with pytest.raises(CharmodelsError) as gone:
+        serving.get_model(keys[0])
+    assert gone.value.code == "upload_gone"
+    for key in keys:
+        serving.forget(key)

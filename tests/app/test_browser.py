@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -78,23 +79,76 @@ def test_generate_streams_a_shaded_continuation(page, server_url, client, artifa
     expect(page.get_by_text(f"Step 3: wrote '{expected[2]}'")).to_be_visible()
 
 
-def test_stop_ends_a_long_generation(page, server_url, open_app):
+# Records, in the page, when the continuation last changed: polled every 20 ms from the moment it is installed
+WATCH_CONTINUATION = """() => {
+  const box = document.querySelector('#cm-continuation textarea');
+  window.cmWatch = {value: box.value, changed: performance.now()};
+  window.cmWatchTimer = setInterval(() => {
+    if (box.value !== window.cmWatch.value) { window.cmWatch = {value: box.value, changed: performance.now()}; }
+  }, 20);
+}"""
+
+
+@pytest.fixture(scope="module")
+def slow_model(tmp_path_factory) -> Path:
+    """An untrained 768 x 2 LSTM (27 MB): 2,000 characters take seconds, long enough to press Stop
+    (the shipped models write them in a fraction of a second)."""
+    import torch
+
+    import charmodels as cm
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = cm.CharModel(cm.ModelConfig("lstm", 768, 2), cm.Vocab("abcdefghijklmnopqrstuvwxyz .,"))
+    return cm.save_checkpoint(model.eval(), tmp_path_factory.mktemp("slow") / "slow-lstm.safetensors")
+
+
+@pytest.mark.parametrize("start", ["button", "keyboard"])
+def test_stop_ends_a_long_generation_however_it_started(page, server_url, open_app, slow_model, start):
+    """Issue 9, defect 9: Stop cancelled only the button's event, so a generation started from the
+    keyboard (the prompt's submit: Shift+Enter in Gradio's multi-line Textbox) ran on to the end."""
     open_app(page, server_url)
+    page.locator("input[type=file]").set_input_files(str(slow_model))
+    expect(page.locator("#cm-corpus input")).to_have_value("")  # the uploaded model is the page's model
+    expect(page.locator("#cm-notes")).to_contain_text("'a'")
     page.get_by_label("number input for Characters to write").fill("2000")
     page.get_by_label("number input for Characters to write").press("Tab")
     stop = page.locator("#cm-stop")
     stop.scroll_into_view_if_needed()
     box = stop.bounding_box()
-    page.locator("#cm-generate").click()
-    expect(page.locator("#cm-continuation textarea")).to_have_value(re.compile(".{50}"))
-    # a plain mouse click: locator.click() waits for the page to hold still, which it does not while streaming
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    started = time.monotonic()
+    if start == "button":
+        page.locator("#cm-generate").click()
+    else:
+        page.locator(PROMPT).press("Shift+Enter")
     continuation = page.locator("#cm-continuation textarea")
-    page.wait_for_timeout(1500)
+    expect(continuation).not_to_have_value("")  # streaming has begun
+    page.evaluate(WATCH_CONTINUATION)
+    # a plain mouse click: locator.click() waits for the page to hold still, which it does not while streaming
+    stopped_at = page.evaluate("performance.now()")
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(3000)
+    watch = page.evaluate("window.cmWatch")
     written = len(continuation.input_value())
-    page.wait_for_timeout(1500)
-    assert len(continuation.input_value()) == written  # nothing more arrives
-    assert 50 <= written < 2000
+    assert 1 <= written < 2000, f"{written} characters {time.monotonic() - started:.1f} s after the start"
+    late = (watch["changed"] - stopped_at) / 1000
+    assert late < 1.0, f"updates went on for {late:.1f} s after Stop"
+
+
+def test_a_keyboard_generation_refreshes_the_inspector(page, server_url, client, open_app):
+    """Issue 9, defect 9: the step inspector refreshed only after a generation started by the button."""
+    open_app(page, server_url)
+    page.get_by_label("number input for Characters to write").fill("30")
+    page.get_by_label("number input for Characters to write").press("Tab")
+    page.locator(PROMPT).fill("Willing")
+    expect(page.locator(TOP)).to_have_text("␣")
+    page.locator(PROMPT).press("Shift+Enter")
+    expect(page.locator("#cm-shaded .cm-char")).to_have_count(30)
+    expect(page.locator("#cm-shaded .cm-selected")).to_have_attribute("data-step", "30")  # the inspector ran
+    expect(page.get_by_text("Greedy decoding")).to_be_visible()
+    text = page.locator("#cm-continuation textarea").input_value()
+    assert len(text) == 30 and page.locator(PROMPT).input_value() == "Willing"  # no newline added
+    expect(page.get_by_text(f"Step 30: wrote '{text[-1]}'")).to_be_visible()
 
 
 def test_sampling_settings_reach_the_model(page, server_url, client, open_app):
@@ -238,7 +292,20 @@ def test_uploading_a_file_that_is_not_a_checkpoint_shows_an_error(page, server_u
     bad.write_text("this is not a model\n", encoding="utf-8")
     open_app(page, server_url)
     page.locator("input[type=file]").set_input_files(str(bad))
-    expect(page.get_by_text("not a readable safetensors file")).to_be_visible()
+    message = page.get_by_text("not a readable safetensors file")
+    expect(message).to_be_visible()
+    assert "/tmp" not in message.inner_text() and "notes" not in message.inner_text()  # no path of the server
     # the page still works
     page.locator(PROMPT).fill("Willing")
     expect(page.locator(TOP)).to_have_text("␣")
+
+
+def test_errors_are_said_in_korean_on_a_korean_page(page_ko, server_url, tmp_path, open_app):
+    page = page_ko
+    bad = tmp_path / "notes.safetensors"
+    bad.write_text("this is not a model\n", encoding="utf-8")
+    open_app(page, server_url)
+    page.locator("input[type=file]").set_input_files(str(bad))
+    message = page.get_by_text("읽을 수 있는 safetensors 파일이 아닙니다")
+    expect(message).to_be_visible()
+    assert "/tmp" not in message.inner_text() and "not a readable" not in message.inner_text()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from charmodels.corpora import CORPORA
 CHROMIUM = "/usr/bin/chromium"
 WAIT = 20_000  # ms: generous, the machine is shared
 TRAIN_WAIT = 150_000  # ms: a training ends by charmodels.jobs.TIME_LIMIT (120 s) plus measuring and saving
-LAB_WAIT = 90_000  # ms: a live lab run ends by serving.LAB_TIME_LIMIT (60 s)
+LAB_WAIT = 90_000  # ms: a live lab run ends by service.LAB_TIME_LIMIT (60 s)
 GOETHE_LONG = "Knowing is not enough; we must apply. Willing is not enough; we must "
 
 PROMPT = "#cm-prompt textarea"
@@ -251,9 +252,9 @@ def test_stop_ends_a_long_training_and_offers_its_model(page, server_url, open_a
 
 def test_a_text_over_the_limit_is_refused_and_the_page_keeps_working(page, server_url, open_app):
     open_app(page, server_url)
-    fill_training(page, "ab" * 5000 + "c", "RNN", 50)
+    fill_training(page, "ab" * 25_000 + "c", "RNN", 50)
     page.locator("#cm-train").click()
-    expect(page.get_by_text("the text is 10,001 characters long; the limit is 10,000")).to_be_visible()
+    expect(page.get_by_text("the text is 50,001 characters long; the limit is 50,000")).to_be_visible()
     expect(page.locator("#cm-train-download a[download]")).to_have_count(0)
     # the bars still answer, the page's model is unchanged
     page.get_by_role("tab", name="Predict & generate").click()
@@ -265,6 +266,50 @@ def test_a_text_over_the_limit_is_refused_and_the_page_keeps_working(page, serve
     page.locator("#cm-train").click()
     expect(page.locator("#cm-train-status")).to_have_text(ENDED, timeout=TRAIN_WAIT)
     expect(page.locator("#cm-train-download a[download]")).to_have_attribute("download", "mytext-rnn.safetensors")
+
+
+def job_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("charmodels-job-*"))
+
+
+def test_a_new_training_removes_the_last_ones_folder_and_its_offered_file_stays_valid(page, server_url, open_app, tmp_path):
+    """Issue 9, defect 10: every training left its temporary folder behind. The page's next training
+    replaces it; what the page offered is Gradio's own copy, still there to download."""
+    open_app(page, server_url)
+    before = job_folders()
+    fill_training(page, "abcabd", "RNN", 30)
+    page.locator("#cm-train").click()
+    expect(page.locator("#cm-train-status")).to_have_text(ENDED, timeout=TRAIN_WAIT)
+    (first,) = job_folders() - before
+    assert (first / "mytext-rnn.safetensors").is_file()
+    href = page.locator("#cm-train-download a[download]").get_attribute("href")
+    assert first.name not in href  # the page links Gradio's copy, not the job's folder
+
+    fill_training(page, "xyzxyw", "GRU", 30)
+    page.locator("#cm-train").click()
+    expect(page.locator("#cm-train-download a[download]")).to_have_attribute("download", "mytext-gru.safetensors", timeout=TRAIN_WAIT)
+    assert not first.exists()  # replaced: its folder is gone
+    assert len(job_folders() - before) == 1  # only the newest training's folder is left
+    offered = tmp_path / "first.safetensors"
+    offered.write_bytes(page.request.get(href).body())
+    assert load_checkpoint(offered).info["corpus"]["text"] == "abcabd"
+
+
+def test_training_statuses_are_korean_on_a_korean_page(page_ko, server_url, open_app):
+    page = page_ko
+    open_app(page, server_url)
+    page.get_by_role("tab", name="직접 학습시키기").click()
+    page.locator("#cm-train-text textarea").fill("abcabd")
+    set_number(page, "number input for 학습 스텝 (최대)", 30)
+    page.locator("#cm-train").click()
+    status = page.locator("#cm-train-status")
+    expect(status).to_have_text(re.compile(r"^\s*(완료|정지됨|시간 초과) · "), timeout=TRAIN_WAIT)
+    said = status.inner_text()
+    assert "스텝" in said and not re.search(r"\b(done|stopped|steps|training)\b", said), said
+    # a refused request is said in Korean too
+    page.locator("#cm-train-text textarea").fill("aaaa")
+    page.locator("#cm-train").click()
+    expect(page.get_by_text("텍스트가 한 가지 문자('a')만 씁니다")).to_be_visible()
 
 
 # ---- Memory lab ----

@@ -2,7 +2,7 @@
 
 - 32 concurrent users, each with its own gradio_client Client, loop over a fixed set of seeded
   requests for 60 s (CHARMODELS_SOAK_SECONDS shortens it locally; CI uses the default). Every
-  answer must equal the one computed beforehand in-process by charmodels.serving (the very code the
+  answer must equal the one computed beforehand in-process by demo/service.py (the very code the
   endpoints run; seeded, hence deterministic), which a single sequential call also reproduces:
   zero errors, zero mismatches (no cross-talk between users), and a minimum number of requests.
 - Hypothesis-generated requests (any Unicode prompt, any numbers): the endpoint function called
@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import app  # demo/app.py, put on sys.path by conftest.py
-from charmodels import serving
 from charmodels.checkpoint import shipped_names
+from demo import service
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")  # pandas 3 inside Gradio's queue
 
@@ -62,16 +62,16 @@ def jsonable(value):
 
 
 def expected_answer(endpoint: str, args: tuple):
-    """The endpoint's answer computed in-process by charmodels.serving, as the client receives it."""
+    """The endpoint's answer computed in-process by demo/service.py, as the client receives it."""
     if endpoint == "/next_chars":
         checkpoint, prompt = args
-        pairs, notes = serving.next_chars(checkpoint, prompt)
-        return jsonable([dict(pairs), "\n".join(notes)])
+        pairs, notes = service.next_chars(checkpoint, prompt)
+        return jsonable([dict(pairs), app.word_notes("en", notes, between="\n")])
     checkpoint, prompt, length, temperature, top_k, top_p, seed = args
-    request = serving.check_request(length, temperature, top_k, top_p, seed)
-    _, _, steps = serving.stream(checkpoint, prompt, request)
+    request = service.check_request(length, temperature, top_k, top_p, seed)
+    _, _, steps = service.stream(checkpoint, prompt, request)
     steps = list(steps)
-    return jsonable(["".join(step.char for step in steps), serving.step_record(steps[-1])])
+    return jsonable(["".join(step.char for step in steps), service.step_record(steps[-1])])
 
 
 def as_received(answer) -> list:
@@ -204,7 +204,7 @@ def call_server(client, endpoint, *args):
 def deterministic(args) -> bool:
     """Will two runs of this /generate request write the same text (greedy, or seeded)?"""
     try:
-        request = serving.check_request(*args[2:])
+        request = service.check_request(*args[2:])
     except ValueError:
         return True
     return request.temperature == 0 or request.seed is not None

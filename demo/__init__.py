@@ -1,0 +1,1 @@
+"""The charmodels app (demo/app.py) and the modules beside it: i18n, views, service."""

@@ -1,0 +1,302 @@
+"""The app's glue between its page and charmodels: what each view asks the library, with
+the bounds a public page needs.
+
+Everything returned is data (characters, numbers, `Note`s with a key and parameters);
+demo/app.py words it through demo/i18n.py in the reader's language. Problems are
+`CharmodelsError`s from the library, or a `PageError` for what only the page can get
+wrong; both carry a key and parameters, never a sentence.
+
+Nothing here keeps per-user state: every call gets its own recurrent state and its own
+random generator, so concurrent users cannot see each other's results. The models come
+from charmodels.serving's registry, shared read-only.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from charmodels import serving
+from charmodels.checkpoint import corpus_of
+from charmodels.checks import text as checked_text
+from charmodels.checks import whole
+from charmodels.corpora import CORPORA, Corpus
+from charmodels.jobs import TrainingJob
+from charmodels.model import CELLS, CharModel
+from charmodels.sampling import (
+    MAX_SEED,
+    SamplingRequest,
+    Step,
+    check_sampling,
+    generate,
+    next_char_probs,
+)
+from charmodels.training import Thinning
+
+TOP = 10  # characters shown as bars
+APP_MAX_LENGTH = 2000  # characters one request may generate
+APP_MAX_TEMPERATURE = 2.0
+MAX_PROMPT_READ = 20_000  # a longer prompt is read from its last this-many characters
+MAX_INSIDE = 160  # characters shown in the inside views; a longer prompt shows its end
+MAX_COMPARE = 300  # characters the comparison writes per cell
+
+# A prompt per corpus that keeps the page alive on load: each stops where the next
+# character is the lesson (apply vs do, the third word of pets, ...).
+DEFAULT_PROMPTS = {
+    "goethe": "Knowing is not enough; we must ",
+    "anthem": "O say can you see, by the ",
+    "seoul": " seoul is the capital of ",
+    "hihello": "hihell",
+    "pets": "you love ",
+    "avengers": "We are going to ",
+    "boat": "The boat is on the ",
+    "tsingtao": "나는 한국 사람이고, 중국 ",
+}
+# The one-click lesson: the last "we must " needs 28 characters of context to say "do".
+LONG_CONTEXT_EXAMPLE = ("goethe", "Knowing is not enough; we must apply. Willing is not enough; we must ")
+
+
+class PageError(Exception):
+    """A request only the page can get wrong (no file chosen, no text picked): an i18n key and its parameters."""
+
+    def __init__(self, key: str, **params):
+        super().__init__(key)
+        self.key, self.params = key, params
+
+
+@dataclass(frozen=True)
+class Note:
+    """What was changed in a prompt and why, for the page to say: an i18n key and its parameters."""
+
+    key: str  # "note_unknown" (chars), "note_empty" / "note_nothing_left" (char), "note_trimmed" (n)
+    params: dict = field(default_factory=dict)
+
+
+# ---- prompts and generation ----
+
+
+def start_char(model: CharModel) -> str:
+    """Where an empty prompt starts: the corpus's first character, as training did."""
+    corpus = corpus_of(model) or CORPORA.get(model.info.get("corpus", {}).get("name", ""))
+    return corpus.text[0] if corpus is not None else model.vocab.chars[0]
+
+
+def prepare_prompt(model: CharModel, prompt: str | None, limit: int = MAX_PROMPT_READ) -> tuple[str, list[Note]]:
+    """The prompt the model can read (its last `limit` characters), and notes saying what was changed."""
+    text = checked_text("prompt", "" if prompt is None else prompt)  # the API is JSON: a number can arrive
+    notes = []
+    unknown = model.vocab.unknown(text)
+    if unknown:
+        text = "".join(c for c in text if c in model.vocab)
+        notes.append(Note("note_unknown", {"chars": tuple(unknown[:20])}))
+    if not text:
+        text = start_char(model)
+        notes.append(Note("note_nothing_left" if unknown else "note_empty", {"char": text}))
+    if len(text) > limit:
+        text = text[-limit:]
+        notes.append(Note("note_trimmed", {"n": limit}))
+    return text, notes
+
+
+def next_chars(checkpoint: str, prompt: str | None) -> tuple[list[tuple[str, float]], list[Note]]:
+    """The top next characters after the prompt, and notes on how the prompt was read."""
+    model = serving.get_model(checkpoint)
+    text, notes = prepare_prompt(model, prompt)
+    return next_char_probs(model, text)[:TOP], notes
+
+
+def check_request(length, temperature, top_k, top_p, seed) -> SamplingRequest:
+    """The library's one sampling contract under the page's bounds (APP_MAX_LENGTH,
+    APP_MAX_TEMPERATURE): 0 / 1 / -1 (or None) mean top-k off, top-p off, a random seed;
+    a CharmodelsError names the first bad argument."""
+    return check_sampling(length, temperature, top_k, top_p, seed,
+                          max_length=APP_MAX_LENGTH, max_temperature=APP_MAX_TEMPERATURE)
+
+
+def stream(checkpoint: str, prompt: str | None, request: SamplingRequest) -> tuple[str, list[Note], Iterator[Step]]:
+    """The prompt as read, notes, and the steps of its continuation (lazily generated)."""
+    model = serving.get_model(checkpoint)
+    text, notes = prepare_prompt(model, prompt)
+    steps = generate(model, text, request.length, request.temperature, request.top_k, request.top_p, request.seed)
+    return text, notes, steps
+
+
+def step_record(step: Step) -> dict:
+    """One generated step as JSON: what was written, and both distributions' top characters."""
+    return {
+        "char": step.char,
+        "prob": step.prob,  # the model's probability of it
+        "drawn_prob": float(step.dist[step.index]),  # its probability in the distribution sampled from
+        # always TOP entries, zeros included: Gradio 6.31 streams each yield as a diff of the last,
+        # and its diff garbles a nested list that shrinks by two or more items
+        "top": [[c, p] for c, p in step.top(TOP)],
+        "model_top": [[c, p] for c, p in step.top(TOP, model=True)],
+    }
+
+
+def compare(corpus: str | None, prompt: str | None, length) -> list[dict]:
+    """The same prompt through the corpus's RNN, LSTM and GRU, greedy."""
+    if not corpus or corpus not in CORPORA:
+        raise PageError("error_compare_needs_corpus")
+    length = whole("length", length, 1, MAX_COMPARE)
+    request = check_request(length, 0.0, None, None, None)
+    results = []
+    for cell in CELLS:
+        checkpoint = f"{corpus}-{cell}"
+        text, notes, steps = stream(checkpoint, prompt, request)
+        pairs, _ = next_chars(checkpoint, text)
+        results.append({"cell": cell, "next": pairs, "text": "".join(s.char for s in steps), "notes": notes})
+    return results
+
+
+def training_text(checkpoint: str) -> str | None:
+    """The text exactly as training read it (each line ending in a newline for a corpus of lines)."""
+    model = serving.get_model(checkpoint)
+    corpus: Corpus | None = corpus_of(model) or CORPORA.get(model.info.get("corpus", {}).get("name", ""))
+    return "".join(corpus.sequences()) if corpus is not None else None
+
+
+def history(checkpoint: str) -> dict:
+    """The recorded training history: loss curve and prediction strings."""
+    return serving.get_model(checkpoint).info.get("history", {})
+
+
+def warm_up(checkpoint: str = "goethe-lstm") -> None:
+    """Load torch and one model so the first visitor does not wait for them.
+
+    The app serves tiny models to many users at once: one intra-op thread per call beats
+    several threads fighting over two cores (measured up to 100x slower in the lab).
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    next_chars(checkpoint, DEFAULT_PROMPTS["goethe"])
+
+
+# ---- inside the model (charmodels.explain) ----
+
+
+def inside(checkpoint: str, prompt: str | None):
+    """(trace, cell, notes): everything the model computes while reading the prompt's end."""
+    from charmodels.explain import trace
+
+    model = serving.get_model(checkpoint)
+    text, notes = prepare_prompt(model, prompt, limit=MAX_INSIDE)
+    return trace(model, text), model.config.cell, notes
+
+
+def saliencies(checkpoints: list[str], prompt: str | None) -> list[dict]:
+    """For each model: its next-character prediction and how much each prompt character drove it (occlusion)."""
+    from charmodels.explain import saliency
+
+    results = []
+    for checkpoint in checkpoints:
+        model = serving.get_model(checkpoint)
+        text, _ = prepare_prompt(model, prompt, limit=MAX_INSIDE)
+        found = saliency(model, text)
+        results.append(
+            {"checkpoint": checkpoint, "chars": list(text), "target": found.target, "prob": found.target_prob,
+             "scores": found.scores.tolist(), "method": found.method}
+        )
+    return results
+
+
+# ---- training a user's own text (charmodels.jobs), addressable by id so a Stop button can end it ----
+
+_trainings: OrderedDict[str, TrainingJob] = OrderedDict()
+_trainings_lock = threading.Lock()
+MAX_TRAININGS_KEPT = 16  # jobs whose checkpoint stays on disk; an older one is discarded (its folder removed)
+
+
+def start_training(text: str, name: str, cell: str, hidden_size, steps, lines: bool = False,
+                   replaces: str | None = None) -> tuple[str, TrainingJob]:
+    """Start a TrainingJob (checked up front, refused at once when the slot is taken); returns (id, job).
+
+    `replaces`: the id of the page's previous job, discarded once this one has started (its
+    checkpoint was handed to the page, which keeps its own copy of what it offers).
+    """
+    job = TrainingJob(text, cell, hidden_size, steps, name=(name or "mytext").strip(), lines=lines)
+    job_id = uuid.uuid4().hex
+    with _trainings_lock:
+        _trainings[job_id] = job
+        dropped = [_trainings.pop(replaces)] if replaces in _trainings else []
+        while len(_trainings) > MAX_TRAININGS_KEPT:
+            dropped.append(_trainings.popitem(last=False)[1])
+    for old in dropped:
+        old.discard()
+    return job_id, job
+
+
+def stop_training(job_id: str | None) -> None:
+    """Ask a training to end; its model so far is still saved and offered."""
+    with _trainings_lock:
+        job = _trainings.get(job_id or "")
+    if job is not None:
+        job.stop()
+
+
+# ---- the long-term-dependency lab (charmodels.lab): shipped results and a live re-run of one point ----
+
+LAB_MAX_GAP = 80
+LAB_MAX_STEPS = 2000
+LAB_TIME_LIMIT = 60.0  # seconds a live lab run may take; the model so far is then measured
+LAB_CURVE_POINTS = 400
+
+
+def lab_results() -> dict:
+    """The shipped grids: name -> {"config", "means"}; "main" is the plain recipe."""
+    from charmodels.lab import load_results
+
+    data = load_results()
+    grids = {"main": data["main"], **data.get("variants", {})}
+    return {name: {"config": grid["config"], "means": grid["means"]} for name, grid in grids.items()}
+
+
+def lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, interval: float = 0.3):
+    """Train one lab point in a thread; yields (steps so far, [(step, loss)], result or None) until it ends."""
+    from charmodels.checks import choice
+    from charmodels.lab import LabConfig, run_point
+
+    cell = choice("cell", cell, CELLS)
+    gap = whole("gap", gap, 1, LAB_MAX_GAP)
+    steps = whole("steps", steps, 1, LAB_MAX_STEPS)
+    seed = whole("seed", seed, 0, MAX_SEED)
+    config = LabConfig(cell=cell, gap=gap, steps=steps, seed=seed,
+                       forget_bias=1.0 if forget_bias and cell == "lstm" else None, curriculum=bool(curriculum))
+    losses: queue.SimpleQueue = queue.SimpleQueue()
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def on_step(step: int, loss: float) -> bool:
+        losses.put((step, loss))
+        return not stop.is_set() and time.monotonic() - started < LAB_TIME_LIMIT
+
+    def work() -> None:
+        try:
+            done.put(run_point(config, on_step))
+        except Exception as error:  # noqa: BLE001 (handed to the caller's thread, raised there)
+            done.put(error)
+
+    threading.Thread(target=work, daemon=True).start()
+    curve, taken = Thinning(LAB_CURVE_POINTS // 2), 0
+    try:
+        while True:
+            time.sleep(interval)
+            while not losses.empty():
+                taken += 1
+                curve.add(*losses.get())
+            if not done.empty():
+                result = done.get()
+                if isinstance(result, Exception):
+                    raise result
+                yield taken, curve.result(), result
+                return
+            yield taken, curve.result(), None
+    finally:
+        stop.set()  # the page went away or the run was cancelled: end the thread's training too
