@@ -148,9 +148,9 @@ def check_folder(folder: Path, old: bytes, kill: Kill) -> None:
     model = cm.load_checkpoint(path)  # raises CheckpointError for a damaged file: the failure this test is about
     assert model.config.cell == "gru" and model.info["corpus"]["name"] == "anthem"
     kill.outcome = "old" if data == old else "new"
-    # A killed writer's temporary files stay behind (.anthem-gru.safetensors.<random>.tmp). They are
-    # harmless: a dot file whose name ends in .tmp, never the checkpoint's name, so neither a path, a
-    # shipped name nor the checkpoint folder listing can pick one up instead of the real file.
+    # A killed writer's temporary file (.anthem-gru.safetensors.pid<PID>.<random>.tmp) stays until the next
+    # write into the folder removes it. Until then it is harmless: a dot file whose name ends in .tmp, never
+    # the checkpoint's name, so neither a path, a shipped name nor the folder listing can pick it up.
     assert sorted(p.name for p in folder.glob("*.safetensors")) == [NAME]
     for name in temp_files(folder):
         assert name != NAME and not name.endswith(".safetensors")
@@ -208,3 +208,71 @@ def test_sigkill_at_any_moment_leaves_the_old_or_the_complete_new_checkpoint(tmp
     assert all(k.outcome == "old" for k in kills if k.moment in EARLY[:2])
     assert all(k.outcome == "new" for k in kills if k.moment == "renamed")
     assert any(k.moment.startswith("temp file") for k in kills), "no kill landed at the write"
+
+
+# ---- a long-text run killed at any moment always resumes, and ends as if never killed ----------
+
+LONG_TEXT = "\n".join(["the cat sat on the mat.", "a dog ran to the log!", "we must apply; we must do."][i % 3] + f" {i % 7}" for i in range(160))
+LONG_STEPS = 60
+LONG_KILLS = ["checkpoint temp file", "between the two writes", "state temp file", "after 3 saves"]
+
+
+def long_command(text_file: Path, folder: Path, resume: bool) -> list[str]:
+    command = [sys.executable, "train.py", "--text-file", str(text_file), "--name", "run", "--long", "--cell", "gru"]
+    command += ["--hidden-size", "32", "--layers", "2", "--seq-len", "12", "--batch-size", "4", "--max-steps", str(LONG_STEPS)]
+    command += ["--checkpoint-every", "1", "--eval-every", "20", "--decay-start", "0.5", "--dropout", "0.2", "--out", str(folder)]
+    return command + (["--resume"] if resume else [])
+
+
+def run_long(command: list[str], moment: str | None) -> bool:
+    """Run train.py; SIGKILL it at `moment` (None: let it finish). True when the kill landed."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8"}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    folder = Path(command[command.index("--out") + 1])
+    checkpoint, state = folder / "run-gru.safetensors", folder / "run-gru.train-state.safetensors"
+    saves, last_state = 0, None
+    started = time.monotonic()
+    try:
+        while process.poll() is None:
+            assert time.monotonic() - started < RUN_SECONDS, "train.py ran too long"
+            temps = [p.name for p in folder.glob(".*.tmp")] if folder.exists() else []
+            stamp = state.stat().st_mtime_ns if state.exists() else None
+            if stamp != last_state and stamp is not None:
+                saves, last_state = saves + 1, stamp
+            fire = saves >= 1 and (
+                moment == "checkpoint temp file" and any(n.startswith(".run-gru.safetensors.") for n in temps)
+                or moment == "state temp file" and any(n.startswith(".run-gru.train-state.") for n in temps)
+                or moment == "between the two writes" and checkpoint.exists() and checkpoint.stat().st_mtime_ns > stamp
+                or moment == "after 3 saves" and saves >= 3
+            )
+            if fire:
+                kill_group(process)
+                return True
+            time.sleep(0.0002)
+        assert process.returncode == 0, process.stderr.read().decode()
+        return False
+    finally:
+        if process.poll() is None:
+            kill_group(process)
+
+
+def test_sigkill_during_a_long_run_always_resumes_and_ends_as_if_never_killed(tmp_path):
+    """Defect: the checkpoint and the training state were two files written one after the other; a
+    kill between the writes left a pair that --resume refused. Kill a long-text run in the middle of
+    each write and between them; every time `--resume` continues, and the last one ends with the
+    weights of a run that was never interrupted."""
+    text_file = tmp_path / "text.txt"
+    text_file.write_text(LONG_TEXT, encoding="utf-8")
+    assert not run_long(long_command(text_file, tmp_path / "whole", resume=False), None)
+    folder = tmp_path / "killed"
+    landed = []
+    for moment in LONG_KILLS:
+        resume = (folder / "run-gru.train-state.safetensors").exists()
+        if run_long(long_command(text_file, folder, resume), moment):
+            landed.append(moment)
+    assert len(landed) >= 3, f"only these kills landed: {landed}"
+    assert not run_long(long_command(text_file, folder, resume=True), None)  # resumes after the last kill, to the end
+    whole = cm.load_checkpoint(tmp_path / "whole" / "run-gru.safetensors")
+    resumed = cm.load_checkpoint(folder / "run-gru.safetensors")
+    assert resumed.info["history"]["steps"] == LONG_STEPS and resumed.info["history"]["resumed_from"]
+    assert resumed.info["tensor_sha256"] == whole.info["tensor_sha256"]
