@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from .checkpoint import SUFFIX, checkpoint_name, corpus_record, save_checkpoint
 from .corpora import Corpus
 from .metrics import Metrics, evaluate
@@ -40,5 +42,12 @@ def train_to_checkpoint(
         metrics=metrics,
         parameters=model.num_parameters(),
         history=history,
+        trained_on=machine(),
     )
     return Trained(path, model, metrics, history)
+
+
+def machine() -> dict:
+    """What decides a retrained model's bits besides the recipe: the torch build, its CPU kernels
+    (AVX2, AVX-512, ...) and the threads. The same three give the same tensors, bit for bit."""
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
