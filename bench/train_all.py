@@ -27,6 +27,7 @@ from torch.nn import functional as F
 
 from bench import row
 from charmodels import CORPORA
+from charmodels.checkpoint import read_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 40.0  # all 24 models on this 2-core machine
@@ -99,6 +100,16 @@ def agreement(guess: str, truth: str) -> tuple[float, float]:
 # ---- the benchmark -----------------------------------------------------------------
 
 
+def reproduced(folder: Path) -> tuple[list[str], list[str]]:
+    """Which retrained checkpoints in `folder` hold exactly the shipped tensors, and which do not."""
+    same, differ = [], []
+    for path in sorted(folder.glob("*.safetensors")):
+        name = path.name.removesuffix(".safetensors")
+        equal = read_metadata(path)["tensor_sha256"] == read_metadata(name)["tensor_sha256"]
+        (same if equal else differ).append(name)
+    return same, differ
+
+
 def run(quick: bool) -> list[dict]:
     corpus_args = [arg for name in QUICK_CORPORA for arg in ("--corpus", name)] if quick else []
     with tempfile.TemporaryDirectory(prefix="bench-train-") as out:
@@ -106,6 +117,7 @@ def run(quick: bool) -> list[dict]:
         started = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
+        same, differ = reproduced(Path(out))
     wall = WALL.search(done.stdout)
     models = {(m["corpus"], m["cell"]): m for m in TABLE_ROW.finditer(done.stdout)}
     if wall is None or not models:
@@ -126,6 +138,16 @@ def run(quick: bool) -> list[dict]:
     versus = "baseline: goethe-rnn trained by train.py in this run"
 
     return [
+        row(
+            "train_all.shipped_reproduced",
+            len(same),
+            "models",
+            ratio=round(len(same) / expected, 2),
+            target=f"= {expected}",
+            meets_target=len(same) == expected,
+            notes="retrained tensors equal to the shipped checkpoints', bit for bit"
+            + (f"; differ: {', '.join(differ)}" if differ else ""),
+        ),
         row(
             "train_all.wall_s",
             seconds,

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import cold_start, generation
+
 ROOT = Path(__file__).resolve().parent.parent
 CELLS = ("rnn", "lstm", "gru")
 # One intra-op thread: on a busy two-core machine torch's default two threads thrash (measured 100x slower),
@@ -44,7 +46,7 @@ def test_generation_quick_writes_its_rows(tmp_path: Path) -> None:
             assert math.isfinite(number) and number > 0, (cell, key, number)
         assert speed["unit"] == "chars/s"
         assert math.isclose(speed["ratio"], speed["value"] / speed["baseline"], rel_tol=0.01)
-        assert isinstance(speed["meets_target"], bool)
+        assert speed["meets_target"] is (speed["ratio"] >= generation.TARGET)  # judged by the target it states
         assert rows[f"generation.{cell}.identical_text"]["value"] is True, rows[f"generation.{cell}.identical_text"]
 
     threads = rows["generation.torch_threads"]["value"]
@@ -73,7 +75,8 @@ def test_app_benchmarks_quick_write_their_rows(tmp_path: Path) -> None:
             number = timed[key]
             assert isinstance(number, (int, float)) and not isinstance(number, bool), (name, key, number)
             assert math.isfinite(number) and number > 0, (name, key, number)
-    assert isinstance(rows["cold_start.app_extra_s"]["meets_target"], bool)
+    extra = rows["cold_start.app_extra_s"]
+    assert extra["meets_target"] is (extra["value"] <= cold_start.TARGET_EXTRA)  # judged by the target it states
     assert isinstance(rows["cold_start.app.torch_before_page"]["value"], bool)
     for clients in (1, 8):  # every request answered, by the app and by the no-op
         errors = rows[f"app_latency.next_chars.c{clients}.errors"]
