@@ -204,6 +204,13 @@ def loss_frame(points) -> pd.DataFrame:
     return pd.DataFrame(list(points), columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
 
 
+def loss_curve(frame: pd.DataFrame, lang: str) -> gr.LinePlot:
+    """A loss curve with its axes named in the page's language (gr.I18n keys in a plot's titles
+    are not translated again after the server updates the plot, so the server words them)."""
+    return gr.LinePlot(value=frame, x_title=say(lang, "axis_step"), y_title=say(lang, "axis_loss"),
+                       color_title=say(lang, "axis_attempt"))
+
+
 def about_model(model, lang: str) -> str:
     corpus = model.info.get("corpus", {})
     return corpus_markdown(corpus.get("text"), corpus.get("source", ""), lang)
@@ -227,7 +234,7 @@ def model_views(checkpoint: str, model, lang: str):
     snapshots = history.get("snapshots", [])
     last = len(snapshots)
     slider = gr.Slider(minimum=1, maximum=max(last, 2), value=max(last, 1), step=1, interactive=last > 1)  # a slider needs min < max
-    return card_markdown(model.info, lang), loss, slider, snapshot_text(checkpoint, last, lang)
+    return card_markdown(model.info, lang), loss_curve(loss, lang), slider, snapshot_text(checkpoint, last, lang)
 
 
 def snapshot_text(checkpoint: str, index: float | None, lang: str) -> str:
@@ -259,7 +266,7 @@ def on_generate(checkpoint, prompt, length, temperature, top_k, top_p, seed, lan
     probs: list[float] = []
     records: list[dict] = []
     note = word_notes(lang, notes)
-    sent_at = shaded_at = time.monotonic()
+    sent_at, shaded_at = -SEND_EVERY, time.monotonic()  # the first character goes out at once
     for step in steps:
         chars.append(step.char)
         probs.append(step.prob)
@@ -401,7 +408,7 @@ def on_train(text: str, name: str, cell: str, hidden_size, steps, lines: bool, p
     job_id, job = service.start_training(text, name, cell, hidden_size, steps, lines, replaces=previous)
     truth = "".join(job.corpus.sequences())
     for snap in job.updates():
-        loss = loss_frame(snap.loss)
+        loss = loss_curve(loss_frame(snap.loss), lang)
         view = snapshot_html(snap.step, snap.prediction, truth, lang) if snap.prediction else ""
         status = job_status(lang, snap)
         if not snap.finished or snap.path is None:  # running, or failed: nothing to offer
@@ -425,13 +432,15 @@ def on_lab_grid(name: str, lang: str):
     ).astype({"gap": "int64", "accuracy": "float64"})
     legend = " · ".join(f'<span style="color:{color}">■</span> {cell}' for cell, color in CELL_COLORS.items())
     note = say(lang, f"lab_note_{name}") if name in LAB_GRIDS else grid["config"].get("note", name)
-    return frame, f"{legend}\n\n```text\n{format_table(grid['means'])}\n```\n{note}"
+    plot = gr.LinePlot(value=frame, x_title=say(lang, "axis_gap"), y_title=say(lang, "axis_accuracy"),
+                       color_title=say(lang, "axis_cell"))
+    return plot, f"{legend}\n\n```text\n{format_table(grid['means'])}\n```\n{note}"
 
 
 @friendly
 def on_lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, lang: str):
     for taken, curve, result in backend().lab_run(cell, gap, steps, seed, forget_bias, curriculum):
-        loss = loss_frame(curve)
+        loss = loss_curve(loss_frame(curve), lang)
         if result is None:
             yield loss, say(lang, "lab_progress", taken=taken, steps=int(steps))
             continue

@@ -258,6 +258,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lab_limit": " (stopped at the time limit)",
         "lab_result": "**{cell}, L = {gap}: accuracy {accuracy:.0%}** ({verdict}; chance {chance:.0%}) · "
         "held-out loss {loss:.3f} · hidden {hidden}, {parameters:,} parameters · {steps} steps in {seconds:.1f} s{limit}",
+        # plot axes (the server sets them: a plot does not translate gr.I18n titles after an update)
+        "axis_step": "step",
+        "axis_loss": "loss (nats per character)",
+        "axis_gap": "gap L",
+        "axis_accuracy": "accuracy",
+        "axis_attempt": "attempt",
+        "axis_cell": "cell",
         # the app's own errors (demo/service.py's PageError, and what the page wraps)
         "error_no_file": "no file was uploaded",
         "error_upload_in_use": "an uploaded model is in use: pick a text to go back to the shipped models",
@@ -333,6 +340,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lab_limit": " (시간 제한으로 멈춤)",
         "lab_result": "**{cell}, L = {gap}: 정확도 {accuracy:.0%}** ({verdict}; 우연 {chance:.0%}) · "
         "검증 손실 {loss:.3f} · 은닉 {hidden}, 파라미터 {parameters:,}개 · {steps} 스텝, {seconds:.1f}초{limit}",
+        "axis_step": "스텝",
+        "axis_loss": "손실 (문자당 nat)",
+        "axis_gap": "간격 L",
+        "axis_accuracy": "정확도",
+        "axis_attempt": "시도",
+        "axis_cell": "셀",
         "error_no_file": "올린 파일이 없습니다",
         "error_upload_in_use": "올린 모델을 쓰는 중입니다: 배포된 모델로 돌아가려면 텍스트를 고르세요",
         "error_compare_needs_corpus": "비교는 내장 텍스트로 학습한 RNN, LSTM, GRU로 합니다: 먼저 텍스트를 고르세요",

@@ -362,5 +362,11 @@ def test_korean_names_of_the_new_tabs(page_ko, server_url, open_app, artifacts):
     expect(page.locator("#cm-train-stop")).to_have_text("정지")
     page.get_by_role("tab", name="기억 실험실").click()
     expect(page.locator("#cm-lab-run")).to_have_text("실행")
+    # the plot's axes and the run names are Korean too
+    expect(page.locator("#cm-lab-plot .mark-line path")).to_have_count(3)
+    axes = page.evaluate("Array.from(document.querySelectorAll('#cm-lab-plot svg text'), t => t.textContent)")
+    assert "간격 L" in axes and "정확도" in axes and "gap L" not in axes, str(axes)
+    expect(page.get_by_text("기본 방법: 600 스텝").first).to_be_visible()  # the radio; the table's note below
+    expect(page.locator("#cm-lab-table")).to_contain_text("기본 방법")
     expect(page.get_by_text("한 점을 직접 학습하기")).to_be_visible()
     page.screenshot(path=str(artifacts / "browser-korean-tabs.png"), full_page=True)

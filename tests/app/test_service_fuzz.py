@@ -123,7 +123,7 @@ def test_check_request_and_stream(checkpoint, prompt, length, temperature, top_k
         assert_clear(error)
         return
     # what check_request lets through is in range, and generate() accepts all of it
-    assert isinstance(request.length, int) and 1 <= request.length <= service.APP_MAX_LENGTH
+    assert isinstance(request.length, int) and 0 <= request.length <= service.APP_MAX_LENGTH
     assert isinstance(request.temperature, float) and 0 <= request.temperature <= service.APP_MAX_TEMPERATURE
     assert request.top_k is None or (isinstance(request.top_k, int) and request.top_k >= 1)
     assert request.top_p is None or (isinstance(request.top_p, float) and 0 < request.top_p < 1)
