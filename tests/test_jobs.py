@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,13 @@ import pytest
 import charmodels as cm
 from charmodels import jobs, serving
 from charmodels.errors import CharmodelsError
-from charmodels.jobs import MAX_STEPS, MAX_TEXT, TIME_LIMIT, TrainingBusyError, TrainingJob
+from charmodels.jobs import (
+    MAX_STEPS,
+    MAX_TEXT,
+    TIME_LIMIT,
+    TrainingBusyError,
+    TrainingJob,
+)
 
 NEVER_DONE = "\n".join(["ab", "ac"] * 20)  # lines=True: the bar is out of reach, every step is cheap
 
@@ -268,10 +275,6 @@ def test_read_text_file(tmp_path):
 # ---- the temporary folders jobs make (issue 9, defect 10) ----
 
 
-def job_folders() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("charmodels-job-*"))
-
-
 def test_discard_removes_the_folder_a_job_made_and_keeps_an_out_dir(tmp_path):
     job = TrainingJob("hihello", "rnn", 8, 5)
     final = job.wait(60)
@@ -287,14 +290,14 @@ def test_discard_removes_the_folder_a_job_made_and_keeps_an_out_dir(tmp_path):
     assert kept.folder is None and path.is_file()  # the caller's folder is the caller's
 
 
-def test_a_discarded_running_job_ends_unsaved_without_a_folder():
-    before = job_folders()
+def test_a_discarded_running_job_ends_unsaved_without_a_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp makes the job's folder
     job = TrainingJob(NEVER_DONE, "rnn", 16, MAX_STEPS, lines=True)
     wait_for_step(job, 2)
     job.discard()
     final = job.wait(60)
     assert (final.state, final.reason, final.path) == ("failed", "discarded", None)
-    assert job.folder is None and job_folders() == before
+    assert job.folder is None and not list(tmp_path.iterdir())
 
 
 def test_a_job_that_is_garbage_takes_its_folder_with_it():
@@ -306,7 +309,7 @@ def test_a_job_that_is_garbage_takes_its_folder_with_it():
     assert not folder.exists()
 
 
-def test_the_interpreter_removes_every_job_folder_at_exit():
+def test_the_interpreter_removes_every_job_folder_at_exit(tmp_path):
     """A finished job kept to the end, and one still training when the program exits."""
     script = """
 import sys
@@ -318,10 +321,10 @@ while running.snapshot().step < 2:
     pass
 print("exiting", flush=True)
 """
-    before = job_folders()
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the child's temporary folders, and only its own
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env, check=False)
     assert result.returncode == 0, result.stderr
     path, exiting = result.stdout.split()
     assert exiting == "exiting" and Path(path).name == "mytext-rnn.safetensors"
-    assert not Path(path).parent.exists()
-    assert job_folders() <= before  # the running job saved nothing anywhere
+    assert Path(path).parent.parent == tmp_path
+    assert not list(tmp_path.iterdir())  # both jobs' folders gone: the running one made none

@@ -268,28 +268,31 @@ def test_a_text_over_the_limit_is_refused_and_the_page_keeps_working(page, serve
     expect(page.locator("#cm-train-download a[download]")).to_have_attribute("download", "mytext-rnn.safetensors")
 
 
-def job_folders() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("charmodels-job-*"))
+def job_folder(name: str) -> list[Path]:
+    """The temporary folders of this server's trainings that hold `name`'s checkpoint."""
+    return [path.parent for path in Path(tempfile.gettempdir()).glob(f"charmodels-job-*/{name}")]
 
 
 def test_a_new_training_removes_the_last_ones_folder_and_its_offered_file_stays_valid(page, server_url, open_app, tmp_path):
     """Issue 9, defect 10: every training left its temporary folder behind. The page's next training
     replaces it; what the page offered is Gradio's own copy, still there to download."""
+    first_name, second_name = f"first{tmp_path.name[-6:]}", f"second{tmp_path.name[-6:]}"  # unique to this run
     open_app(page, server_url)
-    before = job_folders()
     fill_training(page, "abcabd", "RNN", 30)
+    page.get_by_label("Name", exact=True).fill(first_name)
     page.locator("#cm-train").click()
     expect(page.locator("#cm-train-status")).to_have_text(ENDED, timeout=TRAIN_WAIT)
-    (first,) = job_folders() - before
-    assert (first / "mytext-rnn.safetensors").is_file()
+    (first,) = job_folder(f"{first_name}-rnn.safetensors")
     href = page.locator("#cm-train-download a[download]").get_attribute("href")
     assert first.name not in href  # the page links Gradio's copy, not the job's folder
 
     fill_training(page, "xyzxyw", "GRU", 30)
+    page.get_by_label("Name", exact=True).fill(second_name)
     page.locator("#cm-train").click()
-    expect(page.locator("#cm-train-download a[download]")).to_have_attribute("download", "mytext-gru.safetensors", timeout=TRAIN_WAIT)
+    expect(page.locator("#cm-train-download a[download]")).to_have_attribute(
+        "download", f"{second_name}-gru.safetensors", timeout=TRAIN_WAIT)
     assert not first.exists()  # replaced: its folder is gone
-    assert len(job_folders() - before) == 1  # only the newest training's folder is left
+    assert len(job_folder(f"{second_name}-gru.safetensors")) == 1  # the newest training's folder stays while offered
     offered = tmp_path / "first.safetensors"
     offered.write_bytes(page.request.get(href).body())
     assert load_checkpoint(offered).info["corpus"]["text"] == "abcabd"
