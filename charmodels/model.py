@@ -28,10 +28,30 @@ MAX_LAYERS = 8
 
 @dataclass(frozen=True)
 class ModelConfig:
-    cell: str = "lstm"  # "rnn" (tanh), "lstm" or "gru"
-    hidden_size: int = 128  # units in each recurrent layer
-    layers: int = 1  # recurrent layers stacked on each other
-    embedding_dim: int = 0  # 0 = one-hot input, as in the seeds; > 0 = a learned embedding
+    """The shape of a CharModel: which cell, how wide, how deep, and how characters go in.
+
+    Attributes:
+        cell: "rnn" (nn.RNN with tanh), "lstm" (nn.LSTM) or "gru" (nn.GRU).
+        hidden_size: units in each recurrent layer, 1 to MAX_HIDDEN_SIZE (4096): the length
+            of the hidden state h (and of the LSTM's cell state c). Seed 001's
+            ``nn.RNN(input_size=4, hidden_size=2)`` for "hello" is ``ModelConfig("rnn", 2)``
+            with the vocabulary h, e, l, o (input_size is the vocabulary's size).
+        layers: recurrent layers stacked on each other, 1 to MAX_LAYERS (8): nn.RNN's
+            ``num_layers``; each layer reads the hidden states of the one below.
+        embedding_dim: 0 (the default) feeds each character as a one-hot vector, as the
+            seeds do (``input_size`` = the vocabulary size); above 0, a learned
+            nn.Embedding of this many numbers per character instead.
+
+    The vocabulary is not part of the config: a CharModel takes both,
+    ``CharModel(ModelConfig("lstm", 64), Vocab.from_text(text))``. Training takes the config
+    alone (``train(text, ModelConfig("gru", 32))``) and builds the vocabulary from the text.
+    Raises ValueError for an unknown cell or a size out of range.
+    """
+
+    cell: str = "lstm"
+    hidden_size: int = 128
+    layers: int = 1
+    embedding_dim: int = 0
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -105,3 +125,21 @@ class CharModel(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def to_torch(self) -> tuple[nn.RNNBase, nn.Linear, list[str]]:
+        """This model as the course's code builds one: ``(rnn, head, chars)``, copies of the
+        weights in a plain nn.RNN/nn.LSTM/nn.GRU (batch_first) and nn.Linear, and the
+        vocabulary in the model's order. See charmodels.interop.to_torch."""
+        # interop builds on this module, so it is imported on use
+        from .interop import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, rnn: nn.RNNBase, head: nn.Linear, chars) -> CharModel:
+        """A CharModel with the weights of the course's one-hot nn.RNN/nn.LSTM/nn.GRU and
+        nn.Linear; `chars` in the course's order (its ``list(set(text))`` or ``char_dic``),
+        kept as given. See charmodels.interop.from_torch."""
+        from .interop import from_torch
+
+        return from_torch(rnn, head, chars)
