@@ -39,7 +39,8 @@ def whole(name: str, value: Any, low: int, high: int) -> int:
 
 
 def number(name: str, value: Any, low: float, high: float, *, above_low: bool = False) -> float:
-    """`value` as a float from low to high (above low when `above_low`), else CharmodelsError("not_number")."""
+    """`value` as a float from low to high (above low when `above_low`), else CharmodelsError
+    ("not_number", or "not_number_above" when low itself is excluded)."""
     ok = _is_real(value) and not (isinstance(value, float) and math.isnan(value))
     if ok:
         try:
@@ -49,8 +50,8 @@ def number(name: str, value: Any, low: float, high: float, *, above_low: bool = 
         else:
             ok = (low < as_float if above_low else low <= as_float) and as_float <= high
     if not ok:
-        low_text = f"above {low:g}" if above_low else f"{low:g}"
-        raise CharmodelsError("not_number", name=name, low=low_text, high=f"{high:g}", got=shown(value))
+        code = "not_number_above" if above_low else "not_number"
+        raise CharmodelsError(code, name=name, low=f"{low:g}", high=f"{high:g}", got=shown(value))
     return as_float
 
 

@@ -17,6 +17,7 @@ MESSAGES: dict[str, str] = {
     "not_text": "{name} must be text, got {got}",
     "not_whole": "{name} must be a whole number from {low} to {high}, got {got}",
     "not_number": "{name} must be a number from {low} to {high}, got {got}",
+    "not_number_above": "{name} must be a number above {low} and at most {high}, got {got}",
     "not_choice": "{name} must be one of: {choices}; got {got}",
     # prompts and vocabularies
     "empty_prompt": "the prompt is empty: give at least one character for the model to read",
@@ -81,13 +82,24 @@ MESSAGES: dict[str, str] = {
     "tensor_dtype": "tensor {tensor} is {got}, not float32",
     "not_finite": "tensor {tensor} holds values that are not finite (NaN or infinity)",
     "no_such_checkpoint": "no such checkpoint file or shipped name (shipped: {choices})",
-    "hub_name": "a Hub checkpoint is named hf://owner/repo/file.safetensors",
+    "hub_name": "a Hub checkpoint is named hf://owner/repo (its model.safetensors) or hf://owner/repo/file.safetensors",
     "hub_offline": "offline mode (HF_HUB_OFFLINE=1) and not in the local Hugging Face cache",
     "hub_unreachable": "the Hugging Face Hub ({endpoint}) cannot be reached: no network?",
     "hub_failed": "could not fetch it from the Hugging Face Hub ({detail})",
+    # a model folder in the Hugging Face layout (charmodels.hub: save_pretrained / from_pretrained)
+    "pretrained_no_weights": "no model.safetensors here: not a model folder written by save_pretrained",
+    "pretrained_no_config": "no config.json beside model.safetensors: not a folder written by save_pretrained (load_checkpoint reads model.safetensors alone)",
+    "pretrained_config": "config.json is not a JSON object: {detail}",
+    "pretrained_config_mismatch": "config.json disagrees with model.safetensors on: {keys}",
     # saving a checkpoint (save_checkpoint; "not_finite" and "tensor_dtype" above serve it too)
     "metadata_reserved": "metadata key {key} is reserved for the checkpoint format",
     "metadata_not_json": "metadata {key} cannot be written as JSON: {detail}",
+    # publishing on the Hugging Face Hub (push_to_hub, train.py --push-to-hub, python -m charmodels publish)
+    "hub_repo_id": "a Hub repository is named owner/name (letters, digits, '-', '_' and '.', at most 96 characters), got {got}",
+    "hub_push_offline": "offline mode (HF_HUB_OFFLINE=1): nothing was uploaded to {repo}. Its complete folder is {folder}; upload it later with: {command}",
+    "hub_push_no_token": "not logged in to the Hugging Face Hub: nothing was uploaded to {repo}. Log in with `hf auth login` (or set HF_TOKEN), then upload its complete folder {folder} with: {command}",
+    "hub_push_unreachable": "the Hugging Face Hub ({endpoint}) cannot be reached (no network?): nothing was uploaded to {repo}. Its complete folder is {folder}; upload it later with: {command}",
+    "hub_push_failed": "uploading to {repo} failed ({detail}). Its complete folder is {folder}; try again with: {command}",
 }
 
 

@@ -363,6 +363,7 @@ ERRORS: dict[str, dict[str, str]] = {
         "not_text": "{name}은(는) 텍스트여야 합니다. 받은 값: {got}",
         "not_whole": "{name}은(는) {low}부터 {high}까지의 정수여야 합니다. 받은 값: {got}",
         "not_number": "{name}은(는) {low} ~ {high} 범위의 수여야 합니다. 받은 값: {got}",
+        "not_number_above": "{name}은(는) {low}보다 크고 {high} 이하인 수여야 합니다. 받은 값: {got}",
         "not_choice": "{name}은(는) 다음 중 하나여야 합니다: {choices}. 받은 값: {got}",
         # prompts and vocabularies
         "empty_prompt": "프롬프트가 비어 있습니다: 모델이 읽을 문자를 하나 이상 주세요",

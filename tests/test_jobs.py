@@ -113,7 +113,7 @@ def test_a_run_through_all_steps_is_done_with_a_thinned_curve(tmp_path):
     assert not job.result.history.reached and not job.result.history.stopped
     with pytest.raises(CharmodelsError) as refused:
         job.updates(interval=0)
-    assert refused.value.code == "not_number" and refused.value.params["name"] == "interval"
+    assert refused.value.code == "not_number_above" and refused.value.params["name"] == "interval"
 
 
 def test_stop_ends_in_stopped_with_a_saved_loadable_checkpoint(tmp_path):
@@ -172,8 +172,8 @@ def training_threads() -> list[threading.Thread]:
         ({"hidden_size": "16"}, "not_whole", {"name": "hidden size"}),
         ({"max_steps": 0}, "not_whole", {"name": "steps", "low": "1", "high": f"{MAX_STEPS:,}"}),
         ({"max_steps": MAX_STEPS + 1}, "not_whole", {"name": "steps"}),
-        ({"time_limit": 0}, "not_number", {"name": "time limit"}),
-        ({"time_limit": TIME_LIMIT + 1}, "not_number", {"name": "time limit"}),
+        ({"time_limit": 0}, "not_number_above", {"name": "time limit"}),
+        ({"time_limit": TIME_LIMIT + 1}, "not_number_above", {"name": "time limit"}),
         ({"name": "my text!"}, "corpus_name", {}),
     ],
 )

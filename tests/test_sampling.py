@@ -250,7 +250,7 @@ def test_bad_arguments_raise_charmodels_error_at_call_time(goethe, kwargs, messa
     with pytest.raises(CharmodelsError, match=message) as info:
         # no iteration: generate itself must raise, before the first character
         cm.generate(goethe, call.pop("prompt"), **call)
-    assert info.value.code in ("not_whole", "not_number", "not_text", "empty_prompt", "prompt_too_long")
+    assert info.value.code in ("not_whole", "not_number", "not_number_above", "not_text", "empty_prompt", "prompt_too_long")
     assert isinstance(info.value, ValueError)  # still caught the usual way
 
 
