@@ -142,9 +142,10 @@ def run(rnn: nn.RNN | nn.GRU, vectors: torch.Tensor, h0: torch.Tensor | None = N
     return x, torch.stack(finals)
 
 
-class FastRNN(nn.RNN):
-    """nn.RNN that trains through the layers here when they apply (`applies`), and is plain
-    nn.RNN otherwise; the same parameters, names and state dict. Installed by `fast_training`."""
+class FastForward:
+    """Trains through the layers here when they apply (`applies`), and is the plain torch
+    module otherwise: mixed in before nn.RNN / nn.GRU, it keeps their parameters, names and
+    state dict. Installed by `fast_training`."""
 
     def forward(self, input, hx=None):
         if applies(self, input, hx):
@@ -152,14 +153,12 @@ class FastRNN(nn.RNN):
         return super().forward(input, hx)
 
 
-class FastGRU(nn.GRU):
-    """nn.GRU that trains through the layers here when they apply (`applies`), and is plain
-    nn.GRU otherwise; the same parameters, names and state dict. Installed by `fast_training`."""
+class FastRNN(FastForward, nn.RNN):
+    """nn.RNN with the fast training path."""
 
-    def forward(self, input, hx=None):
-        if applies(self, input, hx):
-            return run(self, input, hx)
-        return super().forward(input, hx)
+
+class FastGRU(FastForward, nn.GRU):
+    """nn.GRU with the fast training path."""
 
 
 FAST_LAYERS: dict[type[nn.Module], type[nn.Module]] = {nn.RNN: FastRNN, nn.GRU: FastGRU}
