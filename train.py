@@ -6,11 +6,15 @@
     python train.py --text-file shakespeare.txt --name shakespeare --time-limit 600
                                                      # a long text: truncated BPTT, held-out bpc
     python train.py --text-file shakespeare.txt --name shakespeare --time-limit 1200 --resume
+    torchrun --standalone --nproc_per_node=2 train.py --text-file big.txt --name big --max-steps 20000
+                                                     # a long text on 2 processes (DDP; gloo, or NCCL with --device cuda)
 
 A text of more than 10,000 characters (or any text with --long) is trained in long-text
 mode (charmodels.longtext): mini-batches of truncated backpropagation through time, the
 last --val-fraction held out and its bits per character reported, a checkpoint and a
 training state every --checkpoint-every steps into runs/ (--resume continues exactly).
+Started by torchrun, every process trains its share of the --batch-size streams (the
+global batch: the same recipe on any number of processes); rank 0 prints and saves.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from charmodels import distributed
 from charmodels.corpora import CORPORA, Corpus, corpus_from_text
 from charmodels.longtext import LONG_MODEL, LongTextConfig
 from charmodels.model import CELLS, ModelConfig
@@ -37,8 +42,9 @@ from charmodels.training import TrainConfig
 ROOT = Path(__file__).resolve().parent
 PRINT_EVERY = 25  # steps between progress lines
 PREDICTION_EVERY = 100  # steps between prediction strings, the seeds' "------ 10 ------"
-# Above this many characters a text is trained in long-text mode: evaluate() free-runs the
-# whole text after its first character, and one generate() writes at most 10,000 of them.
+# Above this many characters a text is trained in long-text mode: one whole-sequence step over
+# it takes seconds, and a text that long is learned to generalise (validated on a held-out
+# part), not to be recited. A shorter text can still be trained that way with --long.
 LONG_FROM = 10_000
 LONG_PRINT_SECONDS = 10.0  # seconds between long-text progress lines (and at every validation)
 # long-text flags: (flag, type, metavar, help); their defaults are LongTextConfig's
@@ -50,10 +56,10 @@ LONG_FLAGS = [
     ("--checkpoint-every", int, "N", "steps between checkpoints + training state; 0 = only at the end"),
     ("--eval-every", int, "N", "steps between validation measurements; 0 = only at the end"),
     ("--optimizer", str, "NAME", "adam, rmsprop or sgd"),
-    ("--weight-decay", float, "F", "adam: decoupled weight decay (AdamW); rmsprop, sgd: L2 added to the gradient"),
+    ("--weight-decay", float, "F", "adam: decoupled weight decay (AdamW, default 0.1); rmsprop, sgd: L2 added to the gradient (default 0)"),
     ("--decay-start", float, "F", "share of the run after which the learning rate falls linearly to 0; 1 = constant"),
     ("--dropout", float, "P", "while training: dropout between stacked layers and before the head"),
-    ("--precision", str, "NAME", "fp32, or bf16: forward passes under bfloat16 autocast, weights kept in fp32"),
+    ("--precision", str, "NAME", "fp32, or bf16: forward passes under bfloat16 autocast, weights kept in fp32; default: bf16 where the device computes it natively"),
     ("--device", str, "NAME", "cpu, or cuda / cuda:N when a GPU is present"),
 ]
 
@@ -173,8 +179,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     long = parser.add_argument_group("long texts (more than 10,000 characters, or --long)")
     long.add_argument("--long", action="store_true", help="train --text-file in long-text mode whatever its length")
     for flag, kind, metavar, text in LONG_FLAGS:
-        default = getattr(long_train, flag[2:].replace("-", "_"))
-        long.add_argument(flag, type=kind, metavar=metavar, help=f"{text}; default {default:g}" if isinstance(default, float) else f"{text}; default {default}")
+        field = flag[2:].replace("-", "_")
+        default = getattr(long_train, field)
+        if LongTextConfig.__dataclass_fields__[field].default is None:  # resolved by optimizer or device: said in `text`
+            shown = text
+        else:
+            shown = f"{text}; default {default:g}" if isinstance(default, float) else f"{text}; default {default}"
+        long.add_argument(flag, type=kind, metavar=metavar, help=shown)
     long.add_argument("--resume", action="store_true", help="continue the run saved in --out for --name exactly")
     args = parser.parse_args(argv)
     if args.text_file is not None and not args.name:
@@ -226,8 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         corpora = corpora_from(args)
         if args.text_file is not None and (args.long or len(corpora[0].text) > LONG_FROM):
             why = "--long" if args.long else f"{len(corpora[0].text):,} characters > {LONG_FROM:,}, too long to train as one sequence"
-            print(f"long-text mode ({why}): truncated BPTT, validation on the last part of the text", flush=True)
+            if distributed.launched_rank() == 0:
+                print(f"long-text mode ({why}): truncated BPTT, validation on the last part of the text", flush=True)
             return main_long(args, corpora[0])
+        if distributed.launched():
+            raise ValueError("under torchrun, train.py trains one long text on all processes: give --text-file FILE (and --long for a text of 10,000 characters or fewer)")
         if long_flags_given(args):
             raise ValueError(f"{', '.join(long_flags_given(args))} apply to long-text training: add --long")
         defaults_model, defaults_train = ModelConfig(), TrainConfig()
@@ -300,8 +314,10 @@ def clock(seconds: float | None) -> str:
 def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
     """One model on a long text: truncated BPTT, held-out bpc, checkpoints and --resume."""
     from charmodels.checkpoint import CheckpointError, read_train_state, state_path
-    from charmodels.longtext import saved_config, train_long
+    from charmodels.longtext import saved_config
 
+    lead = distributed.launched_rank() == 0  # under torchrun only rank 0 prints; the others train quietly
+    say = print if lead else (lambda *args, **kwargs: None)
     if args.cell and len(args.cell) > 1:
         raise ValueError("long-text training trains one model: give one --cell")
     if args.lines:
@@ -318,16 +334,40 @@ def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
         except CheckpointError as error:
             raise ValueError(f"cannot resume: {error}") from error
         stored, stored_model = saved_config(state).to_dict(), state["model_config"]
-        print(f"resuming {path} at step {state['step']:,} ({clock(state['elapsed'])} trained)", flush=True)
+        say(f"resuming {path} at step {state['step']:,} ({clock(state['elapsed'])} trained)", flush=True)
     else:
-        stored, stored_model = {}, LONG_MODEL.to_dict()
+        state, stored, stored_model = None, {}, LONG_MODEL.to_dict()
         if args.time_limit is None and args.max_steps is None:
             raise ValueError("long-text training needs --time-limit SECONDS or --max-steps N (or both)")
         if path.exists() or state_path(path).exists():
             raise ValueError(f"{path} or its training state exists already: add --resume to continue it, or choose another --name/--out")
     config = LongTextConfig(**{**stored, **{k: v for k, v in flags.items() if v is not None}})
     model_config = ModelConfig(**{**stored_model, **{k: v for k, v in model_flags.items() if v is not None}})
-    print(
+    group = distributed.start(config.device)  # under torchrun: join the other processes (gloo, or NCCL on GPUs)
+    try:
+        return train_long_run(args, corpus, path, config, model_config, group, state, say)
+    finally:
+        distributed.stop()
+
+
+def train_long_run(args, corpus: Corpus, path: Path, config, model_config: ModelConfig, group, state: dict | None, say) -> int:
+    """main_long's training, in every process under torchrun (`say` prints on rank 0 only)."""
+    from charmodels.checkpoint import CheckpointError, state_path
+    from charmodels.longtext import train_long
+
+    lead = group is None or group.lead
+    if group is not None:
+        per = f"{config.batch_size / group.world_size:g}"
+        say(f"{group.world_size} processes (torchrun, {group.backend}): each trains {per} of the {config.batch_size} streams; rank 0 prints and saves", flush=True)
+    saved_world, world = (state or {}).get("world_size", 1), group.world_size if group is not None else 1
+    if state is not None and saved_world != world:
+        say(
+            f"this run trained on {saved_world} process(es) and continues on {world}: the weights, optimizer, data position, "
+            "carried states and schedule continue exactly; the gradients are summed in another order and dropout draws "
+            f"new masks, so the result will differ slightly from continuing on {saved_world}",
+            flush=True,
+        )
+    say(
         f"{path.name}: {model_config.layers} x {model_config.hidden_size} {model_config.cell.upper()}, "
         f"{'one-hot' if not model_config.embedding_dim else f'embedding {model_config.embedding_dim}'}, "
         f"seq {config.seq_len}, batch {config.batch_size}, {config.optimizer} lr {config.lr:g} weight decay {config.weight_decay:g}"
@@ -342,7 +382,7 @@ def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
         if stop:
             raise KeyboardInterrupt
         stop.append(True)
-        print("\nstopping after this step and saving (Ctrl-C again to abort without saving)", flush=True)
+        say("\nstopping after this step and saving (Ctrl-C again to abort without saving)", flush=True)
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     last_print = [0.0]
@@ -351,7 +391,7 @@ def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
         TextColumn("{task.description}"),
         BarColumn(bar_width=30),
         TextColumn("{task.fields[info]}"),
-        disable=not live,
+        disable=not live or not lead,
     )
     task = progress.add_task(path.name, total=config.max_steps or config.time_limit, info="starting")
 
@@ -377,21 +417,22 @@ def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
     finally:
         progress.stop()
         signal.signal(signal.SIGINT, previous)
-    print(
+    say(
         f"\n{'stopped' if history.stopped else 'done'} ({history.reason}): {history.steps:,} steps, {history.epochs:.2f} epochs, "
         f"{clock(history.seconds)} of training, {history.chars_per_s:,.0f} chars/s",
         flush=True,
     )
-    print(f"train loss      {history.train_loss:.4f} nats ({history.train_loss / math.log(2):.4f} bpc, mean of the last steps)")
-    print(f"validation bpc  {history.val_bpc:.4f} (the last {config.val_fraction:.0%} of the text)")
-    print(f"parameters      {model.num_parameters():,}")
-    print(f"checkpoint      {path}\ntraining state  {state_path(path)} (continue with the same command and --resume)")
+    say(f"train loss      {history.train_loss:.4f} nats ({history.train_loss / math.log(2):.4f} bpc, mean of the last steps)")
+    say(f"validation bpc  {history.val_bpc:.4f} (the last {config.val_fraction:.0%} of the text)")
+    say(f"parameters      {model.num_parameters():,}")
+    say(f"checkpoint      {path}\ntraining state  {state_path(path)} (continue with the same command and --resume)")
     if history.reason == "diverged":
-        print(
-            f"\nDIVERGED at step {history.diverged_at:,}: its loss or gradient was not finite. The checkpoint holds the "
-            "last finite weights; try a smaller --lr or --clip.",
-            file=sys.stderr,
-        )
+        if lead:
+            print(
+                f"\nDIVERGED at step {history.diverged_at:,}: its loss or gradient was not finite. The checkpoint holds the "
+                "last finite weights; try a smaller --lr or --clip.",
+                file=sys.stderr,
+            )
         return 1
     return 0
 
