@@ -187,7 +187,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             shown = f"{text}; default {default:g}" if isinstance(default, float) else f"{text}; default {default}"
         long.add_argument(flag, type=kind, metavar=metavar, help=shown)
     long.add_argument("--resume", action="store_true", help="continue the run saved in --out for --name exactly")
+    parser.add_argument(
+        "--push-to-hub", metavar="OWNER/REPO",
+        help="after a training that succeeds, write the model's Hugging Face folder (model.safetensors, config.json, "
+        "README.md model card, loss.png) to hub/REPO and upload it to the model repo OWNER/REPO (needs `hf auth login`)",
+    )
     args = parser.parse_args(argv)
+    if args.push_to_hub is not None:
+        from charmodels.hub import check_repo_id
+
+        try:
+            check_repo_id(args.push_to_hub)
+        except ValueError as error:
+            parser.error(f"--push-to-hub: {error}")
+        one_text = args.text_file is not None or len(args.corpus or CORPORA) == 1
+        if not one_text or not (args.long or len(args.cell or CELLS) == 1):
+            parser.error("--push-to-hub uploads one model: give one --cell and one --corpus (or --text-file)")
     if args.text_file is not None and not args.name:
         parser.error("--text-file needs --name NAME for its checkpoints")
     if args.text_file is not None and args.corpus:
@@ -239,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             why = "--long" if args.long else f"{len(corpora[0].text):,} characters > {LONG_FROM:,}, too long to train as one sequence"
             if distributed.launched_rank() == 0:
                 print(f"long-text mode ({why}): truncated BPTT, validation on the last part of the text", flush=True)
-            return main_long(args, corpora[0])
+            return push_trained(args, main_long(args, corpora[0]), long_checkpoint_path(args, corpora[0]))
         if distributed.launched():
             raise ValueError("under torchrun, train.py trains one long text on all processes: give --text-file FILE (and --long for a text of 10,000 characters or fewer)")
         if long_flags_given(args):
@@ -301,7 +316,37 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    return push_trained(args, 0, Path(rows[0]["path"])) if args.push_to_hub else 0
+
+
+def push_trained(args: argparse.Namespace, status: int, path: Path) -> int:
+    """--push-to-hub OWNER/REPO: once training succeeded (`status` 0), the model's folder is
+    written to hub/REPO (in the current folder), then uploaded; under torchrun by rank 0 alone.
+    Offline, logged out or without network: a one-line error within seconds, saying where the
+    folder is and the `hf upload` command that uploads it later."""
+    if args.push_to_hub is None or os.environ.get("RANK", "0") != "0":
+        return status
+    if status != 0:
+        print(f"--push-to-hub: nothing uploaded to {args.push_to_hub}, since the training did not succeed", file=sys.stderr)
+        return status
+    from charmodels.checkpoint import load_checkpoint
+    from charmodels.errors import CharmodelsError
+    from charmodels.hub import push_to_hub, staging_folder
+
+    folder = staging_folder(args.push_to_hub)
+    print(f"writing {folder} and uploading it to {args.push_to_hub}", flush=True)
+    try:
+        url = push_to_hub(load_checkpoint(path), args.push_to_hub, folder=folder)
+    except CharmodelsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"uploaded to {url}", flush=True)
     return 0
+
+
+def long_checkpoint_path(args: argparse.Namespace, corpus: Corpus) -> Path:
+    """Where a long-text run saves its model: --out (default runs/) / <name>-<cell>.safetensors."""
+    return given(args.out, ROOT / "runs") / f"{corpus.name}-{(args.cell or [LONG_MODEL.cell])[0]}.safetensors"
 
 
 def clock(seconds: float | None) -> str:
@@ -322,8 +367,7 @@ def main_long(args: argparse.Namespace, corpus: Corpus) -> int:
         raise ValueError("long-text training trains one model: give one --cell")
     if args.lines:
         raise ValueError("--lines is for short texts of separate lines; a long text is read as one stream")
-    out = given(args.out, ROOT / "runs")
-    path = out / f"{corpus.name}-{(args.cell or [LONG_MODEL.cell])[0]}.safetensors"
+    path = long_checkpoint_path(args, corpus)
     flags = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, *_ in LONG_FLAGS}
     flags.update(lr=args.lr, max_steps=args.max_steps, seed=args.seed)
     model_flags = {"cell": args.cell[0] if args.cell else None, "hidden_size": args.hidden_size, "layers": args.layers}

@@ -314,11 +314,16 @@ def _exists(path: Path) -> bool:
 
 
 def resolve(path_or_name: str | os.PathLike) -> Path:
-    """A path, a shipped name such as ``goethe-lstm``, or ``hf://owner/repo/file.safetensors``."""
+    """A path, a folder saved by save_pretrained (its model.safetensors), a shipped name such as
+    ``goethe-lstm``, or a Hub file: ``hf://owner/repo`` (the repo's model.safetensors),
+    ``hf://owner/repo/folder`` (that folder's) or ``hf://owner/repo/file.safetensors``."""
     text = str(path_or_name)
     if text.startswith(HF_PREFIX):
-        return _download(text)
+        repo, filename = hub_location(text)
+        return hub_file(repo, filename, source=text)
     path = Path(text)
+    if _is_dir(path) and _exists(path / HUB_MODEL_FILE):
+        return path / HUB_MODEL_FILE
     if _exists(path) or path.suffix == SUFFIX or os.sep in text or "/" in text:
         return path
     shipped = checkpoints_dir() / f"{text}{SUFFIX}"
@@ -327,32 +332,67 @@ def resolve(path_or_name: str | os.PathLike) -> Path:
     raise CheckpointError(text, "no_such_checkpoint", choices=", ".join(shipped_names()) or "-")
 
 
-def _download(url: str) -> Path:
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+# ---- the Hugging Face Hub: files fetched through huggingface_hub's own cache ----
+
+# The weights' name in a Hub model repo, as huggingface_hub's PyTorchModelHubMixin writes it
+# (constants.SAFETENSORS_SINGLE_FILE); charmodels.hub saves a charmodels checkpoint under it.
+HUB_MODEL_FILE = "model.safetensors"
+
+
+def hub_location(url: str) -> tuple[str, str]:
+    """``hf://owner/repo[/path]`` -> (repo id, file in the repo); a path that is not a
+    .safetensors file is a folder holding model.safetensors. CheckpointError ("hub_name")
+    for anything else, before any network."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
     parts = url[len(HF_PREFIX) :].split("/")
-    if len(parts) < 3 or not all(parts):
+    if len(parts) < 2 or not all(parts):
         raise CheckpointError(url, "hub_name")
+    repo, inside = "/".join(parts[:2]), "/".join(parts[2:])
+    try:
+        validate_repo_id(repo)
+    except HFValidationError:
+        raise CheckpointError(url, "hub_name") from None
+    if not inside.endswith(SUFFIX):
+        inside = f"{inside}/{HUB_MODEL_FILE}" if inside else HUB_MODEL_FILE
+    return repo, inside
+
+
+def hub_file(repo: str, filename: str, revision: str | None = None, source: str | None = None) -> Path:
+    """One file of a Hub model repo, through huggingface_hub's cache: the cached copy when there
+    is one (no network), else downloaded. Fails fast with CheckpointError naming `source`:
+    offline and not cached ("hub_offline", at once), no network ("hub_unreachable", within
+    a few seconds), or anything the Hub answers ("hub_failed")."""
     from huggingface_hub import (  # imported here: only Hub users pay for it
         constants,
         hf_hub_download,
     )
 
-    repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
-    try:
-        return Path(hf_hub_download(repo, filename, local_files_only=True))  # a cached copy needs no network
+    source = source or f"{HF_PREFIX}{repo}/{filename}"
+    try:  # a cached copy needs no network
+        return Path(hf_hub_download(repo, filename, revision=revision, local_files_only=True))
     except Exception:
         pass
     if constants.HF_HUB_OFFLINE:
-        raise CheckpointError(url, "hub_offline")
+        raise CheckpointError(source, "hub_offline")
     # huggingface_hub retries an unreachable Hub for about 25 s; a quick probe answers at once
-    if not _reachable(constants.ENDPOINT):
-        raise CheckpointError(url, "hub_unreachable", endpoint=constants.ENDPOINT)
+    if not reachable(constants.ENDPOINT):
+        raise CheckpointError(source, "hub_unreachable", endpoint=constants.ENDPOINT)
     try:
-        return Path(hf_hub_download(repo, filename, etag_timeout=10))
+        return Path(hf_hub_download(repo, filename, revision=revision, etag_timeout=10))
     except Exception as error:  # missing repo or file, network: all one message
-        raise CheckpointError(url, "hub_failed", detail=f"{type(error).__name__}: {error}") from error
+        raise CheckpointError(source, "hub_failed", detail=f"{type(error).__name__}: {error}") from error
 
 
-def _reachable(endpoint: str, timeout: float = 3.0) -> bool:
+def reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the endpoint's host opens within `timeout` seconds."""
     from urllib.parse import urlparse
 
     address = urlparse(endpoint)
@@ -360,7 +400,7 @@ def _reachable(endpoint: str, timeout: float = 3.0) -> bool:
     try:
         with socket.create_connection((address.hostname, port), timeout=timeout):
             return True
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an endpoint without a host
         return False
 
 

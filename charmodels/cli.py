@@ -1,7 +1,8 @@
-"""python -m charmodels list | sample | eval: checkpoints from a terminal.
+"""python -m charmodels list | sample | eval | publish: checkpoints from a terminal.
 
 A checkpoint is a shipped name (goethe-lstm), a .safetensors path (your own, saved with
-save_checkpoint) or hf://owner/repo/file.safetensors. `sample` takes the library's
+save_checkpoint), a folder written by save_pretrained, hf://owner/repo (a model repo's
+model.safetensors) or hf://owner/repo/file.safetensors. `sample` takes the library's
 arguments with the library's meaning: --top-k 0 = off, --top-p 1 = off, --seed -1 = random.
 """
 
@@ -138,6 +139,19 @@ def _eval(args: argparse.Namespace) -> int:
     return 0 if metrics.meets_bar else 1
 
 
+def _publish(args: argparse.Namespace) -> int:
+    """Every shipped model (or --only MODEL) to its own Hub repo, OWNER/NAME-<model>: all folders
+    are written first (under --out), then each is uploaded."""
+    from .hub import publish
+
+    for event, item in publish(args.repo, args.out, args.only, private=args.private or None):
+        if event == "written":
+            print(f"wrote {item.folder} for {item.repo_id}", flush=True)
+        else:
+            print(f"uploaded {item.repo_id}: {item.url}", flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m charmodels", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -148,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_list)
 
     sample = commands.add_parser("sample", help="continue a prompt (the prompt is printed, then what the model writes)")
-    sample.add_argument("checkpoint", help="a shipped name (goethe-lstm), a .safetensors path or hf://owner/repo/file.safetensors")
+    sample.add_argument("checkpoint", help="a shipped name (goethe-lstm), a .safetensors path, a folder from save_pretrained, hf://owner/repo or hf://owner/repo/file.safetensors")
     sample.add_argument("--prompt", required=True, help="text for the model to read first, every character in its vocabulary")
     sample.add_argument("--length", type=int, default=100, metavar="N", help=f"characters to write, 0 to {MAX_LENGTH:,} (default %(default)s)")
     sample.add_argument(
@@ -167,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation = commands.add_parser(
         "eval", help="tf_acc, recon, bpc and min_p on the checkpoint's own text, or validation bpc of a long-text checkpoint"
     )
-    evaluation.add_argument("checkpoint", help="a shipped name, a .safetensors path or hf://owner/repo/file.safetensors")
+    evaluation.add_argument("checkpoint", help="a shipped name, a .safetensors path, a folder from save_pretrained, hf://owner/repo or hf://owner/repo/file.safetensors")
     evaluation.add_argument(
         "--text-file", type=Path, metavar="PATH",
         help="a UTF-8 text to measure on: any text for a checkpoint of a short text (read as lines if it was trained "
@@ -175,6 +189,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("--json", action="store_true", help="the measures as one JSON object")
     evaluation.set_defaults(run=_eval)
+
+    publish = commands.add_parser(
+        "publish", help="upload the shipped models to the Hugging Face Hub, one model repo each",
+        description="Write each shipped model's Hub folder (model.safetensors, config.json, README.md model card, "
+        "loss.png) under --out, then upload it to its own model repo OWNER/NAME-<model>: "
+        "alice/charmodels -> alice/charmodels-goethe-lstm, alice/charmodels-goethe-rnn, ... "
+        "Needs a login (hf auth login, or HF_TOKEN). Offline, the folders are written and the command says "
+        "how to upload them later with `hf upload`.",
+    )
+    publish.add_argument("repo", metavar="OWNER/NAME", help="the repos' owner and name prefix, e.g. alice/charmodels")
+    publish.add_argument("--only", action="append", metavar="MODEL", help="publish this shipped model only (repeatable), e.g. goethe-lstm")
+    publish.add_argument("--out", type=Path, default=Path("hub"), metavar="FOLDER", help="where the folders are written (default: %(default)s)")
+    publish.add_argument("--private", action="store_true", help="create the repos private (default: public)")
+    publish.set_defaults(run=_publish)
     return parser
 
 

@@ -96,10 +96,10 @@ MESSAGES: dict[str, str] = {
     "metadata_not_json": "metadata {key} cannot be written as JSON: {detail}",
     # publishing on the Hugging Face Hub (push_to_hub, train.py --push-to-hub, python -m charmodels publish)
     "hub_repo_id": "a Hub repository is named owner/name (letters, digits, '-', '_' and '.', at most 96 characters), got {got}",
-    "hub_push_offline": "offline mode (HF_HUB_OFFLINE=1): nothing was uploaded to {repo}. Its complete folder is {folder}; upload it later with: {command}",
-    "hub_push_no_token": "not logged in to the Hugging Face Hub: nothing was uploaded to {repo}. Log in with `hf auth login` (or set HF_TOKEN), then upload its complete folder {folder} with: {command}",
-    "hub_push_unreachable": "the Hugging Face Hub ({endpoint}) cannot be reached (no network?): nothing was uploaded to {repo}. Its complete folder is {folder}; upload it later with: {command}",
-    "hub_push_failed": "uploading to {repo} failed ({detail}). Its complete folder is {folder}; try again with: {command}",
+    "hub_push_offline": "offline mode (HF_HUB_OFFLINE=1): nothing was uploaded to {repo}; the complete upload is ready in {folder}: upload it later with: {command}",
+    "hub_push_no_token": "not logged in to the Hugging Face Hub: nothing was uploaded to {repo}; the complete upload is ready in {folder}: log in with `hf auth login` (or set HF_TOKEN), then run: {command}",
+    "hub_push_unreachable": "the Hugging Face Hub ({endpoint}) cannot be reached (no network?): nothing was uploaded to {repo}; the complete upload is ready in {folder}: upload it later with: {command}",
+    "hub_push_failed": "uploading to {repo} failed ({detail}); the complete upload is ready in {folder}: try again with: {command}",
 }
 
 

@@ -7,7 +7,9 @@ here). No I/O and no prints: checkpoints, training and sampling live in their ow
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -143,3 +145,28 @@ class CharModel(nn.Module):
         from .interop import from_torch
 
         return from_torch(rnn, head, chars)
+
+    # The Hugging Face conventions (huggingface_hub's PyTorchModelHubMixin layout); charmodels.hub
+    # says why CharModel does not inherit the mixin. hub builds on this module: imported on use.
+
+    def save_pretrained(self, folder: str | os.PathLike, **options) -> Path:
+        """model.safetensors (this model's checkpoint), config.json, README.md (its model card) and
+        loss.png in `folder`; options: repo_id, license, language. See charmodels.hub.save_pretrained."""
+        from .hub import save_pretrained
+
+        return save_pretrained(self, folder, **options)
+
+    @classmethod
+    def from_pretrained(cls, repo_or_folder: str | os.PathLike, **options) -> CharModel:
+        """A model from a folder written by save_pretrained or a Hub repo ``owner/name`` (strict:
+        every weight checked); options: revision. See charmodels.hub.from_pretrained."""
+        from .hub import from_pretrained
+
+        return from_pretrained(repo_or_folder, **options)
+
+    def push_to_hub(self, repo_id: str, **options) -> str:
+        """Write this model's folder (hub/<name>), then upload it to `repo_id`; the commit URL.
+        Options: folder, private, token, commit_message, license, language. See charmodels.hub.push_to_hub."""
+        from .hub import push_to_hub
+
+        return push_to_hub(self, repo_id, **options)

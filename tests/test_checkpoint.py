@@ -10,6 +10,7 @@ import os
 import pickle
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -657,22 +658,60 @@ def test_a_name_too_long_for_the_file_system_is_a_checkpoint_error():
     assert info.value.code == "no_such_checkpoint"
 
 
-@pytest.mark.parametrize("url", ["hf://x", "hf://owner/repo", "hf://owner//file.safetensors"])
+@pytest.mark.parametrize("url", ["hf://x", "hf://owner/", "hf://owner//file.safetensors", "hf://owner/re po", "hf://-x/y--z"])
 def test_a_malformed_hub_name_is_refused_at_once(url):
     with pytest.raises(cm.CheckpointError) as info:
         cm.load_checkpoint(url)
     assert info.value.code == "hub_name" and "hf://owner/repo/file.safetensors" in info.value.problem
 
 
-def test_a_hub_checkpoint_offline_fails_fast_and_clearly(monkeypatch):
+@pytest.mark.parametrize(
+    "url,repo,filename",
+    [
+        ("hf://owner/repo", "owner/repo", "model.safetensors"),  # a model repo in the Hugging Face layout
+        ("hf://owner/repo/goethe-lstm", "owner/repo", "goethe-lstm/model.safetensors"),  # a folder of one
+        ("hf://owner/repo/sub/x.safetensors", "owner/repo", "sub/x.safetensors"),
+    ],
+)
+def test_a_hub_name_names_a_repo_and_a_file(url, repo, filename):
+    assert cm.checkpoint.hub_location(url) == (repo, filename)
+
+
+@pytest.mark.parametrize("url", ["hf://someone/charmodels/goethe-lstm.safetensors", "hf://someone/charmodels-goethe-lstm"])
+def test_a_hub_checkpoint_offline_fails_fast_and_clearly(monkeypatch, tmp_path, url):
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache: nothing downloaded before
     started = time.monotonic()
     with pytest.raises(cm.CheckpointError) as info:
-        cm.load_checkpoint("hf://someone/charmodels/goethe-lstm.safetensors")
+        cm.load_checkpoint(url)
     assert time.monotonic() - started < 5
-    assert info.value.code == "hub_offline" and info.value.source == "hf://someone/charmodels/goethe-lstm.safetensors"
+    assert info.value.code == "hub_offline" and info.value.source == url
+
+
+def test_a_hub_checkpoint_without_network_fails_within_seconds(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    with socket.socket() as probe:  # a local port nothing listens on: every connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    started = time.monotonic()
+    with pytest.raises(cm.CheckpointError) as info:
+        cm.load_checkpoint("hf://someone/charmodels-goethe-lstm")
+    assert time.monotonic() - started < 5
+    assert info.value.code == "hub_unreachable" and info.value.params == {"endpoint": f"http://127.0.0.1:{port}"}
+
+
+def test_a_folder_written_by_save_pretrained_loads_as_its_checkpoint(tmp_path, make_model):
+    model = make_model("lstm", 8, "abc")
+    cm.save_checkpoint(model, tmp_path / "folder" / "model.safetensors")
+    assert torch.equal(cm.load_checkpoint(tmp_path / "folder").head.weight, model.head.weight)
+    (tmp_path / "empty").mkdir()
+    assert_refused(tmp_path / "empty", "not a file")  # a folder without model.safetensors is not a checkpoint
 
 
 def test_every_code_raised_is_in_the_catalogue_and_the_problem_has_no_path(tmp_path, saved):
