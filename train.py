@@ -401,8 +401,12 @@ def train_long_run(args, corpus: Corpus, path: Path, config, model_config: Model
 
     lead = group is None or group.lead
     if group is not None:
-        per = f"{config.batch_size / group.world_size:g}"
-        say(f"{group.world_size} processes (torchrun, {group.backend}): each trains {per} of the {config.batch_size} streams; rank 0 prints and saves", flush=True)
+        share = distributed.share(config.batch_size, group)  # refuses a batch that does not split evenly
+        say(
+            f"{group.world_size} processes (torchrun, {group.backend}): each trains {share.stop - share.start} of the "
+            f"{config.batch_size} streams; rank 0 prints and saves",
+            flush=True,
+        )
     saved_world, world = (state or {}).get("world_size", 1), group.world_size if group is not None else 1
     if state is not None and saved_world != world:
         say(

@@ -22,10 +22,21 @@ parallel streams (`charmodels.data`):
   pair that cannot continue. A run stopped and resumed ends with the same weights, bit for
   bit, as one that never stopped (same device and threads; a time-limited run's schedule
   follows the clock, so only a step-limited run is reproducible).
+- **Several processes** (torchrun, `charmodels.distributed`): every process runs
+  `train_long` with the same arguments and trains a contiguous share of the streams
+  under DistributedDataParallel; `batch_size` stays the global batch, so a recipe means
+  the same on 1 or N processes. Rank 0 alone calls `on_step`, validates and writes the
+  checkpoint and the training state, with every process's carried state and random state
+  gathered into it: one file, whatever the number of processes. Resuming on the same
+  number of processes continues bit for bit; on another number (the batch must split
+  evenly) the weights, optimizer, data position, carried states and schedule continue
+  exactly, the gradients are summed in another order (float rounding), and dropout draws
+  from new streams (seeded by seed, rank and step).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -36,6 +47,7 @@ from typing import Any
 
 import torch
 
+from . import distributed
 from .checkpoint import (
     corpus_record,
     load_checkpoint,
@@ -56,6 +68,7 @@ from .vocab import Vocab
 
 RECENT = 100  # steps the reported training loss is averaged over
 CURVE_POINTS = 400  # loss-curve points kept in a history
+STOPS = ("", "stopped", "time_limit")  # why a step ends the run, as rank 0 tells the other processes
 
 
 @dataclass(frozen=True)
@@ -299,6 +312,7 @@ class Run:
     val: list[tuple[int, float]] = field(default_factory=list)
     recent: list[float] = field(default_factory=list)
     resumed_from: list[int] = field(default_factory=list)
+    world_sizes: list[int] = field(default_factory=list)  # the processes of each session, the first first
 
 
 def train_long(
@@ -316,9 +330,17 @@ def train_long(
     stops after the current step). `resume=True` continues from the training state; the
     recipe and the model config must be the ones the run started with. The model is
     returned on the CPU, ready for sampling, evaluation and the app, wherever it trained.
+
+    Under torchrun, once the processes have joined (`distributed.start()`, as train.py
+    does), each process calls this with the same arguments and trains its share of the
+    `batch_size` streams (ValueError when they do not split evenly); with "cuda" each uses
+    cuda:LOCAL_RANK. Rank 0 alone calls `on_step`, validates and writes the files; its
+    history is the whole one. Every process reads the training state to resume.
     """
     corpus = as_corpus(text)
-    device = resolve_device(config.device)
+    group = distributed.current()
+    device = _device(config.device, group)
+    rows = distributed.share(config.batch_size, group)  # this process's streams: all of them when alone
     if resume and checkpoint_path is None:
         raise ValueError("resuming needs the checkpoint path the run was saved to")
     split = split_text(corpus.text, config.val_fraction)
@@ -326,19 +348,41 @@ def train_long(
     rng_devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices):  # the caller's RNG is left as it was
         if resume:
-            model, optimizer, run = _resume(Path(checkpoint_path), corpus, split.vocab, model_config, config, device)
+            model, optimizer, run = _resume(Path(checkpoint_path), corpus, split.vocab, model_config, config, device, group, rows)
         else:
-            torch.manual_seed(config.seed)
+            torch.manual_seed(config.seed)  # the same initial weights in every process
             model = CharModel(model_config, split.vocab).to(device)
             optimizer = OPTIMIZERS[config.optimizer].build(model.parameters(), config.lr, config.weight_decay)
             run = Run()
-        history = _train(model, optimizer, run, corpus, split, streams, config, checkpoint_path, on_step)
+            if group is not None and group.world_size > 1:
+                _own_stream(config, group, 0)
+        run.world_sizes.append(group.world_size if group is not None else 1)
+        history = _train(model, optimizer, run, corpus, split, streams, config, checkpoint_path, on_step, group, rows)
     model = model.cpu().eval()
-    model.info = _metadata(model, run, corpus, split, config, history)
+    model.info = _metadata(model, run, corpus, split, config, history, group)
     return model, history
 
 
-def _train(model, optimizer, run: Run, corpus, split: Split, streams: Streams, config, checkpoint_path, on_step) -> LongHistory:
+def _device(name: str, group: distributed.Group | None) -> torch.device:
+    """The device to train on; under torchrun each process has its own GPU, cuda:LOCAL_RANK."""
+    device = resolve_device(name)
+    if group is None or device.type != "cuda":
+        return device
+    if device.index is not None and device.index != group.local_rank:
+        raise ValueError(f"under torchrun each process trains on its own GPU, cuda:LOCAL_RANK (here cuda:{group.local_rank}); give --device cuda, not {name!r}")
+    return torch.device("cuda", group.local_rank)
+
+
+def _own_stream(config: LongTextConfig, group: distributed.Group | None, step: int) -> None:
+    """Seed this process's random numbers (dropout) from (seed, rank, processes, step): each process
+    draws its own masks, and a run started or resumed the same way draws the same ones."""
+    rank, world = (group.rank, group.world_size) if group is not None else (0, 1)
+    digest = hashlib.sha256(f"charmodels long-text dropout {config.seed} {rank} {world} {step}".encode()).digest()
+    torch.manual_seed(int.from_bytes(digest[:8], "little"))
+
+
+def _train(model, optimizer, run: Run, corpus, split: Split, streams: Streams, config, checkpoint_path, on_step, group, rows) -> LongHistory:
+    lead = group is None or group.lead  # alone, or rank 0: validates, reports, writes
     history = LongHistory(resumed_from=run.resumed_from)
     session_start, session_steps = time.perf_counter(), 0
     elapsed_before = run.elapsed
@@ -349,6 +393,8 @@ def _train(model, optimizer, run: Run, corpus, split: Split, streams: Streams, c
     def windows(step: int) -> Window:
         index = step % streams.windows
         inputs, targets = streams.window(index)
+        if group is not None:  # this process's streams
+            inputs, targets = inputs[rows], targets[rows]
         return Window(inputs, targets, carry=index != 0)  # a new epoch starts every stream from zeros
 
     def stepped(s: Stepped) -> bool:
@@ -357,7 +403,7 @@ def _train(model, optimizer, run: Run, corpus, split: Split, streams: Streams, c
         session_steps += 1
         run.losses.add(s.step, round(s.loss, 5))
         run.recent = (run.recent + [s.loss])[-RECENT:]
-        evaluated = bool(config.eval_every) and s.step % config.eval_every == 0
+        evaluated = lead and bool(config.eval_every) and s.step % config.eval_every == 0
         if evaluated:
             last_val = held_out_bpc(model, split.val)
             run.val.append((s.step, round(last_val, 5)))
@@ -366,7 +412,15 @@ def _train(model, optimizer, run: Run, corpus, split: Split, streams: Streams, c
         saved = checkpoint_path is not None and bool(config.checkpoint_every) and s.step % config.checkpoint_every == 0
         if saved:
             _fill(history, run, streams, session_steps * chars_per_step / session_seconds)
-            _save(model, optimizer, run, corpus, split, config, checkpoint_path, history)
+            _save(model, optimizer, run, corpus, split, config, checkpoint_path, history, group)
+        if lead:
+            report(s, evaluated, saved, session_seconds)
+        if group is not None:  # rank 0's clock sets everyone's learning rate, its decision stops everyone
+            code, run.elapsed = distributed.from_lead([STOPS.index(stop["reason"]), run.elapsed], group)
+            stop["reason"] = STOPS[int(code)]
+        return not stop["reason"]
+
+    def report(s: Stepped, evaluated: bool, saved: bool, session_seconds: float) -> None:
         rate = session_steps / session_seconds if session_seconds > 0 else 0.0
         etas = []
         if config.max_steps and rate:
@@ -391,7 +445,6 @@ def _train(model, optimizer, run: Run, corpus, split: Split, streams: Streams, c
             stop["reason"] = "stopped"
         elif config.time_limit and run.elapsed >= config.time_limit:
             stop["reason"] = "time_limit"
-        return not stop["reason"]
 
     loop = Loop(
         max_steps=config.max_steps or 2**62,
@@ -401,7 +454,8 @@ def _train(model, optimizer, run: Run, corpus, split: Split, streams: Streams, c
         precision=config.precision,
     )
     if not (config.time_limit and run.elapsed >= config.time_limit):
-        fitted = fit(model, optimizer, windows, loop, step=run.step, state=run.carry, on_step=stepped)
+        ddp = distributed.wrap(model, group) if group is not None else None
+        fitted = fit(model, optimizer, windows, loop, step=run.step, state=run.carry, on_step=stepped, ddp=ddp)
         history.reason = stop["reason"] or fitted.reason
         history.diverged_at = fitted.diverged_at
     else:
@@ -409,11 +463,13 @@ def _train(model, optimizer, run: Run, corpus, split: Split, streams: Streams, c
     history.stopped = history.reason == "stopped"
     session_seconds = time.perf_counter() - session_start
     run.elapsed = elapsed_before + session_seconds
-    if not run.val or run.val[-1][0] != run.step:
+    if lead and (not run.val or run.val[-1][0] != run.step):
         run.val.append((run.step, round(held_out_bpc(model, split.val), 5)))
     _fill(history, run, streams, session_steps * chars_per_step / session_seconds if session_seconds > 0 else 0.0)
     if checkpoint_path is not None:
-        _save(model, optimizer, run, corpus, split, config, checkpoint_path, history)
+        _save(model, optimizer, run, corpus, split, config, checkpoint_path, history, group)
+    if group is not None:
+        distributed.barrier()  # every process returns once the files are written
     return history
 
 
@@ -428,9 +484,10 @@ def _fill(history: LongHistory, run: Run, streams: Streams, chars_per_s: float) 
     history.val = list(run.val)
 
 
-def _metadata(model: CharModel, run: Run, corpus: Corpus, split: Split, config: LongTextConfig, history: LongHistory) -> dict:
+def _metadata(model: CharModel, run: Run, corpus: Corpus, split: Split, config: LongTextConfig, history: LongHistory, group) -> dict:
     """What a long-text checkpoint says about its training."""
     val_step, val_bpc = run.val[-1] if run.val else (None, None)
+    world = run.world_sizes[-1]
     return {
         "corpus": corpus_record(corpus),
         "train_config": config.to_dict(),
@@ -444,25 +501,58 @@ def _metadata(model: CharModel, run: Run, corpus: Corpus, split: Split, config: 
         },
         "parameters": model.num_parameters(),
         "history": history.to_dict(),
+        "distributed": {  # how many processes trained it (this session; each session in `world_sizes`)
+            "world_size": world,
+            "global_batch": config.batch_size,
+            "batch_per_process": config.batch_size // world,
+            "backend": group.backend if group is not None else None,
+            "world_sizes": list(run.world_sizes),
+        },
     }
 
 
-def _save(model, optimizer, run: Run, corpus: Corpus, split: Split, config: LongTextConfig, checkpoint_path, history: LongHistory) -> None:
-    """The model as a normal checkpoint, and the training state (weights included) beside it."""
+def _save(model, optimizer, run: Run, corpus: Corpus, split: Split, config: LongTextConfig, checkpoint_path, history: LongHistory, group) -> None:
+    """The model as a normal checkpoint, and the training state (weights included) beside it.
+
+    Under several processes every process takes part (its carried state and random state
+    are gathered, and the replicas' weights must agree); rank 0 writes."""
+    carry, rng = run.carry, _rng_state(model.head.weight.device)
+    if group is not None:
+        if carry is not None:  # (layers, share, hidden) from each process -> (layers, batch, hidden), streams in order
+            carry = tuple(torch.cat(distributed.gather(part, group), dim=1) for part in carry)
+        rng = {_rank_key(name, rank): state for name, tensor in rng.items() for rank, state in enumerate(distributed.gather(tensor, group))}
+        digest = tensor_digest({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        if not distributed.agree(digest.encode(), group):
+            raise RuntimeError("the processes' copies of the model differ: DDP replicas must stay identical (a bug; please report it)")
+        if not group.lead:
+            return
     path = Path(checkpoint_path)
-    save_checkpoint(model, path, **_metadata(model, run, corpus, split, config, history))
-    _save_state(state_path(path), model, optimizer, run, corpus, config)
+    save_checkpoint(model, path, **_metadata(model, run, corpus, split, config, history, group))
+    _save_state(state_path(path), model, optimizer, run, corpus, config, carry, rng)
+
+
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's random-number state: the CPU's, and the GPU's it trains on."""
+    rng = {"rng.torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["rng.cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def _rank_key(name: str, rank: int) -> str:
+    """Rank 0's random state keeps the single-process name ("rng.torch"); rank r's is "rng.torch.rank<r>"."""
+    return name if rank == 0 else f"{name}.rank{rank}"
 
 
 # ---- the training state ---------------------------------------------------------------------
 
 
-def _save_state(path: Path, model: CharModel, optimizer: torch.optim.Optimizer, run: Run, corpus: Corpus, config: LongTextConfig) -> Path:
-    """Weights, optimizer state, step, data position, carried state and RNG, as one training-state file."""
-    tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
-    if config.device.startswith("cuda"):
-        tensors["rng.cuda"] = torch.cuda.get_rng_state(torch.device(config.device))
-    for i, part in enumerate(run.carry or ()):
+def _save_state(
+    path: Path, model: CharModel, optimizer: torch.optim.Optimizer, run: Run, corpus: Corpus, config: LongTextConfig, carry: State | None, rng: dict[str, torch.Tensor]
+) -> Path:
+    """Weights, optimizer state, step, data position, carried state (all streams) and RNG (every process's), as one training-state file."""
+    tensors: dict[str, torch.Tensor] = dict(rng)
+    for i, part in enumerate(carry or ()):
         tensors[f"carry.{i}"] = part
     weights = {name: t.detach() for name, t in model.state_dict().items()}
     for name, tensor in weights.items():
@@ -479,7 +569,7 @@ def _save_state(path: Path, model: CharModel, optimizer: torch.optim.Optimizer, 
     header = {
         "step": run.step,
         "elapsed": run.elapsed,
-        "carry_parts": len(run.carry or ()),
+        "carry_parts": len(carry or ()),
         "config": config.to_dict(),
         "model_config": model.config.to_dict(),
         "vocab": model.vocab.chars,
@@ -491,6 +581,8 @@ def _save_state(path: Path, model: CharModel, optimizer: torch.optim.Optimizer, 
         "val": run.val,
         "recent": run.recent,
         "resumed_from": run.resumed_from,
+        "world_size": run.world_sizes[-1],  # the processes whose random states it holds
+        "world_sizes": run.world_sizes,
     }
     return save_train_state(path, tensors, header)
 
@@ -500,7 +592,7 @@ def saved_config(meta: dict[str, Any]) -> LongTextConfig:
     return LongTextConfig(**{**ADDED_FIELDS, **meta["config"]})
 
 
-def _resume(checkpoint_path: Path, corpus: Corpus, vocab: Vocab, model_config: ModelConfig, config: LongTextConfig, device: torch.device):
+def _resume(checkpoint_path: Path, corpus: Corpus, vocab: Vocab, model_config: ModelConfig, config: LongTextConfig, device: torch.device, group, rows: slice):
     source = state_path(checkpoint_path)
     tensors, meta = read_train_state(source)
     if meta["corpus_sha256"] != corpus.sha256:
@@ -533,11 +625,17 @@ def _resume(checkpoint_path: Path, corpus: Corpus, vocab: Vocab, model_config: M
         state.setdefault(int(index), {}).update(entries)
     groups = [{k: tuple(v) if k == "betas" else v for k, v in group.items()} for group in meta["optimizer_param_groups"]]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
-    torch.set_rng_state(tensors["rng.torch"])
-    if "rng.cuda" in tensors and device.type == "cuda":
-        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
+    rank, world = (group.rank, group.world_size) if group is not None else (0, 1)
+    if meta.get("world_size", 1) == world:  # each process continues its own random numbers
+        torch.set_rng_state(tensors[_rank_key("rng.torch", rank)])
+        if _rank_key("rng.cuda", rank) in tensors and device.type == "cuda":
+            torch.cuda.set_rng_state(tensors[_rank_key("rng.cuda", rank)], device)
+    else:  # the masks of N processes cannot be split among M: new streams, the same for the same resume
+        _own_stream(config, group, meta["step"])
     run = Run(step=meta["step"], elapsed=meta["elapsed"], val=[tuple(p) for p in meta["val"]], recent=meta["recent"])
-    run.carry = tuple(tensors[f"carry.{i}"].to(device) for i in range(meta["carry_parts"])) or None
+    # the carried state of every stream; this process continues its own
+    run.carry = tuple(tensors[f"carry.{i}"][:, rows].to(device) for i in range(meta["carry_parts"])) or None
     run.losses = Thinning.from_dict(CURVE_POINTS, meta["losses"])
     run.resumed_from = meta["resumed_from"] + [meta["step"]]
+    run.world_sizes = meta.get("world_sizes", [1] * len(run.resumed_from))  # states before it: one process
     return model, optimizer, run

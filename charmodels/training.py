@@ -14,6 +14,11 @@ only in the windows they feed it and the hooks they pass:
 Divergence stops the loop too: a loss or gradient that is not finite ends it before the
 update, and an update that makes a weight overflow is undone, so the model keeps its last
 finite weights; `Fitted.reason` says "diverged" and `diverged_at` at which step.
+
+Under several processes (`charmodels.distributed`, torchrun) the same loop runs in each,
+the forward pass through DistributedDataParallel (`ddp=`): backward averages the gradients
+over the processes, and every decision (the loss, divergence, the gradient norm) is taken
+on values all processes share, so they all step and stop together.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch.nn import functional as F
 
-from . import kernels
+from . import distributed, kernels
 from .checkpoint import corpus_record
 from .checks import number, whole
 from .corpora import Corpus, as_corpus
@@ -102,31 +107,42 @@ def fit(
     state: State | None = None,
     on_scored: Callable[[Scored], bool | None] | None = None,
     on_step: Callable[[Stepped], bool | None] | None = None,
+    ddp: torch.nn.Module | None = None,
 ) -> Fitted:
     """Train `model` from update `step` on until `loop.max_steps`, a hook stops it, or it diverges.
 
     `windows(n)` gives what update n + 1 reads (called exactly once per forward pass, in
     order, so a seeded source stays reproducible). `state` is the carried state a resumed
     run starts from. The model is left in training mode; the caller decides what follows.
+
+    `ddp`: `model` wrapped in DistributedDataParallel (`distributed.wrap`) when several
+    processes train it, each on its share of the windows' rows. The forward passes run
+    through it, so backward averages the gradients over the processes; the loss that
+    `Scored`/`Stepped` report and divergence is judged on is the mean over the processes
+    (the global batch's loss when every share counts as many positions). `on_scored` sees
+    this process's logits. A hook that stops the loop must decide the same in every process
+    (charmodels.longtext takes rank 0's decision). The fast CPU layers and dropout are
+    installed on `model` itself.
     """
     device = model.head.weight.device
+    forward = model if ddp is None else ddp
     params = [p for p in model.parameters() if p.requires_grad]
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if loop.precision == "bf16" else nullcontext()
     reason, diverged_at = "max_steps", None
     last_finite = [torch.empty_like(p) for p in params]  # the weights before the update, should it overflow them
-    model.train()
+    forward.train()  # the model, and the wrapper around it if any
     with kernels.fast_training(model), _dropout(model, loop.dropout):
         while step < loop.max_steps:
             window = windows(step)
             inputs, targets = window.inputs.to(device), window.targets.to(device)
             with autocast:
-                logits, new_state = model(inputs, state if window.carry else None)  # (batch, time, vocab)
+                logits, new_state = forward(inputs, state if window.carry else None)  # (batch, time, vocab)
             if window.mask is None:
                 loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1))
             else:
                 mask = window.mask.to(device)
                 loss = F.cross_entropy(logits[mask].float(), targets[mask])
-            value = loss.item()
+            value = loss.item() if ddp is None else distributed.mean(loss)  # every process judges the same value
             if on_scored is not None and on_scored(Scored(step + 1, value, logits.detach())) is False:
                 reason = "hook"
                 break
