@@ -26,6 +26,8 @@ _EXPORTS = {
     "Step": "sampling",
     "generate": "sampling",
     "next_char_probs": "sampling",
+    "from_torch": "interop",
+    "to_torch": "interop",
     "History": "training",
     "Progress": "training",
     "TrainConfig": "training",

@@ -596,6 +596,10 @@ def as_model(model_or_name: CharModel | str | os.PathLike) -> CharModel:
 def load_checkpoint(path_or_name: str | os.PathLike) -> CharModel:
     """Load a checkpoint as a ready model; its metadata is in ``model.info``.
 
+    `path_or_name` is a shipped name (``goethe-lstm``), a ``.safetensors`` path, a folder
+    holding ``model.safetensors`` (as save_pretrained writes it), or a Hugging Face Hub
+    name: ``hf://owner/repo`` or ``hf://owner/repo/file.safetensors``.
+
     Every problem with the file, whatever it is, raises CheckpointError (code and parameters
     in `.code` / `.params`, the sentence without the path in `.problem`).
     """

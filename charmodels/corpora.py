@@ -35,7 +35,7 @@ class Corpus:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def sequences(self) -> list[str]:
-        """What training reads: ``[text]``, or with `lines` each line that is not empty, ending in a newline.
+        r"""What training reads: ``[text]``, or with `lines` each line that is not empty, ending in a newline.
 
         Every line ends in a newline, the last one too, whether or not the text ends with one,
         so a model learns where each line stops: ``"i like dog\nyou hate milk"`` and the same text

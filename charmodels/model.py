@@ -72,7 +72,18 @@ class ModelConfig:
 
 
 class CharModel(nn.Module):
-    """Input layer (one-hot or embedding) -> stacked recurrent cells -> linear head."""
+    """A character-level language model: input layer -> stacked recurrent cells -> linear head.
+
+    `CharModel(config, vocab)` builds one with torch's default initialisation. The input layer
+    turns each character id into a one-hot vector (as the course does) or a learned embedding;
+    `rnn` is a plain nn.RNN (tanh), nn.LSTM or nn.GRU with batch_first=True; `head` is an
+    nn.Linear from the top layer's hidden state to one score (logit) per character.
+
+    `forward(ids, state=None) -> (logits, state)` is the one contract for every cell: ids
+    (batch, time) in, logits (batch, time, vocab) and the new state out. `vocab` maps
+    characters to ids; `info` is what a checkpoint says about the model (corpus, metrics,
+    history), empty for a fresh one.
+    """
 
     def __init__(self, config: ModelConfig, vocab: Vocab):
         super().__init__()
@@ -96,6 +107,7 @@ class CharModel(nn.Module):
 
     @property
     def is_lstm(self) -> bool:
+        """True for an LSTM, whose state is (h, c) rather than (h,)."""
         return self.config.cell == "lstm"
 
     def init_state(self, batch: int = 1) -> State:
@@ -126,6 +138,7 @@ class CharModel(nn.Module):
         return logits, (tuple(new_state) if self.is_lstm else (new_state,))
 
     def num_parameters(self) -> int:
+        """Weights and biases in all, as a model card counts them."""
         return sum(p.numel() for p in self.parameters())
 
     def to_torch(self) -> tuple[nn.RNNBase, nn.Linear, list[str]]:
