@@ -14,6 +14,8 @@ import charmodels as cm
 NAMES = ["goethe", "anthem", "seoul", "hihello", "pets", "avengers", "boat", "tsingtao"]
 CELLS = ["rnn", "lstm", "gru"]
 SHIPPED = [f"{corpus}-{cell}" for corpus in NAMES for cell in CELLS]
+# the app's classroom models beside them (scripts/train_classroom.py; tested in tests/app/test_classroom_models.py)
+CLASSROOM = [f"{text}-{cell}" for text in ("goethe_lines", "lecture_ko", "shakespeare") for cell in CELLS]
 
 
 # ---------------------------------------------------------------- corpora
@@ -70,7 +72,7 @@ def test_corpus_from_text_validates():
 
 def test_exactly_the_24_checkpoints_are_shipped(repo_root):
     files = sorted(p.name for p in (repo_root / "checkpoints").iterdir())
-    assert files == sorted(f"{name}.safetensors" for name in SHIPPED)
+    assert files == sorted(f"{name}.safetensors" for name in SHIPPED + CLASSROOM)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -124,7 +126,7 @@ def test_shipped_files_whose_header_length_starts_with_0x80_load(repo_root):
 def test_cli_list_json_lists_all_24(run_python):
     result = run_python("-m", "charmodels", "list", "--json")
     assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)
+    rows = [row for row in json.loads(result.stdout) if row["name"] not in CLASSROOM]
     assert sorted(row["name"] for row in rows) == sorted(SHIPPED)
     for row in rows:
         assert row["tf_acc"] == 1.0 and row["recon"] == 1.0 and row["min_p"] >= 0.9
