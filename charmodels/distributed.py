@@ -78,13 +78,14 @@ def start(device: str = "cpu") -> Group | None:
     if not dist.is_available():
         raise ValueError("this torch build has no torch.distributed: it cannot train under torchrun")
     if not dist.is_initialized():
-        backend = "gloo"
         if device.startswith("cuda"):
             if not torch.cuda.is_available():
                 raise ValueError(f"device {device!r} was asked for, but CUDA is not available; use --device cpu")
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-            backend = "nccl"
-        dist.init_process_group(backend)
+            gpu = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(gpu)
+            dist.init_process_group("nccl", device_id=gpu)  # NCCL bound to this process's GPU from the start
+        else:
+            dist.init_process_group("gloo")
     return current()
 
 
@@ -155,6 +156,6 @@ def agree(data: bytes, group: Group) -> bool:
     return all(torch.equal(parts[0], part) for part in parts[1:])
 
 
-def barrier() -> None:
+def barrier(group: Group) -> None:
     """Wait until every process gets here."""
-    dist.barrier()
+    dist.barrier(device_ids=[group.local_rank] if group.backend == "nccl" else None)

@@ -469,7 +469,7 @@ def _train(model, optimizer, run: Run, corpus, split: Split, streams: Streams, c
     if checkpoint_path is not None:
         _save(model, optimizer, run, corpus, split, config, checkpoint_path, history, group)
     if group is not None:
-        distributed.barrier()  # every process returns once the files are written
+        distributed.barrier(group)  # every process returns once the files are written
     return history
 
 
