@@ -36,7 +36,21 @@ UI: dict[str, dict[str, str]] = {
         "**Generate** lets it write on; each character is shaded by how sure it was.",
         "corpus": "Text the model learned",
         "cell": "Cell type",
-        "upload": "…or upload a .safetensors checkpoint",
+        "upload": "A .safetensors checkpoint (yours, or from train.py)",
+        "about_title": "The text it learned",
+        "upload_title": "Your own checkpoint",
+        "text_goethe_lines": "goethe, one sentence a line",
+        "text_shakespeare": "Tiny Shakespeare (unsure)",
+        "text_lecture_ko": "Korean lecture notes (unsure)",
+        "unsure_hint": "Every standard model learned its short text by heart, so its bars read nearly 100%. "
+        "To see what the softmax and the temperature do, use a model that is unsure:",
+        "probe_title": "### Does the model read the far word?",
+        "probe_intro": "Each model reads the prompt, then the same prompt with its far word swapped (*Willing* → *Knowing*). "
+        "A model that reads that word changes its answer (*do* → *apply*); one that only counts the sentences keeps it. "
+        "**goethe**'s models read the quotation as one sequence, where the second *we must* can also be told from the first "
+        "by counting. **goethe, one sentence a line** was read one sentence at a time from a fresh state, so only the first "
+        "word tells *apply* from *do*; its three cells have about the same number of parameters (about 22,000) and the "
+        "same training budget. The table is measured now, on the shipped models.",
         "tab_predict": "Predict & generate",
         "tab_compare": "RNN vs LSTM vs GRU",
         "tab_card": "Model card & training",
@@ -54,12 +68,11 @@ UI: dict[str, dict[str, str]] = {
         "step": "Inspect step",
         "model_dist": "Model's distribution",
         "drawn_dist": "Distribution sampled from",
-        "compare_intro": "One prompt through three cells trained on the same text, greedy decoding. "
-        "The Goethe example needs 28 characters of context: after the second *we must* the answer is *do*, "
-        "not *apply*, and only words far back tell the two apart. Every shipped model was trained until it "
-        "recites its text perfectly, so all three keep that context here; watch how sure each one is, "
-        "and what each writes once the text has run out.",
-        "example": "Example: Goethe, “…Willing is not enough; we must ”",
+        "compare_intro": "One prompt through the RNN, the LSTM and the GRU trained on the same text, greedy decoding: "
+        "how sure each is of the next character, and what each writes, also once the text has run out. "
+        "The standard models were each trained until they recite their text, so on it all three write the same; "
+        "what tells them apart is what they do off the text, and the probe above.",
+        "example": "Example: Goethe's second “we must”",
         "compare": "Compare",
         "card": "Model card",
         "loss": "Training loss",
@@ -112,7 +125,20 @@ UI: dict[str, dict[str, str]] = {
         "**생성**을 누르면 모델이 이어 쓰고, 각 문자는 모델이 얼마나 확신했는지에 따라 색이 칠해집니다.",
         "corpus": "모델이 학습한 텍스트",
         "cell": "셀 종류",
-        "upload": "…또는 .safetensors 체크포인트 올리기",
+        "upload": ".safetensors 체크포인트 (직접 만들었거나 train.py로 만든 것)",
+        "about_title": "모델이 학습한 텍스트",
+        "upload_title": "내 체크포인트 올리기",
+        "text_goethe_lines": "goethe, 한 줄에 한 문장",
+        "text_shakespeare": "Tiny Shakespeare (확신 없는 모델)",
+        "text_lecture_ko": "강의 노트 (확신 없는 모델)",
+        "unsure_hint": "기본 모델은 모두 짧은 텍스트를 통째로 외웠기 때문에 막대가 거의 100%를 가리킵니다. "
+        "소프트맥스와 온도가 하는 일을 보려면 확신이 없는 모델을 쓰세요:",
+        "probe_title": "### 모델은 멀리 있는 단어를 읽을까?",
+        "probe_intro": "각 모델에 프롬프트를 넣고, 다음으로 멀리 있는 단어만 바꾼 같은 프롬프트(*Willing* → *Knowing*)를 넣습니다. "
+        "그 단어를 읽는 모델은 답을 바꾸고(*do* → *apply*), 문장 수만 세는 모델은 답을 그대로 둡니다. "
+        "**goethe** 모델은 인용문을 하나의 시퀀스로 읽었으므로, 두 번째 *we must*를 첫 번째와 문장 수를 세어서도 구별할 수 있습니다. "
+        "**goethe, 한 줄에 한 문장** 모델은 문장을 하나씩 새 상태에서 읽었으므로 *apply*와 *do*를 가르는 단서는 첫 단어뿐입니다. "
+        "세 셀의 파라미터 수는 거의 같고(약 22,000개) 학습 예산도 같습니다. 표는 배포된 모델로 지금 측정한 값입니다.",
         "tab_predict": "예측과 생성",
         "tab_compare": "RNN vs LSTM vs GRU",
         "tab_card": "모델 카드와 학습 과정",
@@ -130,11 +156,11 @@ UI: dict[str, dict[str, str]] = {
         "step": "살펴볼 단계",
         "model_dist": "모델의 분포",
         "drawn_dist": "실제로 뽑은 분포",
-        "compare_intro": "같은 텍스트로 학습한 세 셀에 같은 프롬프트를 넣고 탐욕적으로 디코딩합니다. "
-        "괴테 예제에는 28글자의 문맥이 필요합니다: 두 번째 *we must* 뒤의 답은 *apply*가 아니라 *do*이고, "
-        "둘을 가르는 단서는 멀리 앞에 있습니다. 배포된 모델은 모두 자기 텍스트를 완벽히 외울 때까지 학습했으므로 "
-        "여기서는 셋 다 그 문맥을 기억합니다. 각 모델이 얼마나 확신하는지, 텍스트가 끝난 뒤에는 무엇을 쓰는지 보세요.",
-        "example": "예제: 괴테, “…Willing is not enough; we must ”",
+        "compare_intro": "같은 텍스트로 학습한 RNN, LSTM, GRU에 같은 프롬프트를 넣고 탐욕적으로 디코딩합니다: "
+        "각 모델이 다음 문자를 얼마나 확신하는지, 그리고 텍스트가 끝난 뒤에도 무엇을 쓰는지 봅니다. "
+        "기본 모델은 모두 자기 텍스트를 외울 때까지 학습했으므로 텍스트 위에서는 셋이 같은 글을 씁니다. "
+        "셋을 가르는 것은 텍스트를 벗어났을 때의 행동과 위의 탐침 실험입니다.",
+        "example": "예제: 괴테의 두 번째 “we must”",
         "compare": "비교",
         "card": "모델 카드",
         "loss": "학습 손실",
@@ -189,9 +215,37 @@ MESSAGES: dict[str, dict[str, str]] = {
         "note_unknown": "Left out, never seen in training: {chars}.",
         "note_trimmed": "The prompt is long: the model reads its last {n:,} characters.",
         "note_nothing_left": "No character of the prompt is in the model's vocabulary; starting from {char}.",
+        "prompt_cut": "… {n:,} earlier characters of the prompt are not shown here",
+        # whitespace in the bars: named, since a lone ␣ is a few pixels wide
+        "char_space": "space",
+        "char_newline": "newline",
+        "char_tab": "tab",
+        "char_return": "return",
         # the text beside the pickers
         "corpus_counts": "{chars:,} chars · {distinct:,} distinct",
         "text_not_stored": "(text not stored)",
+        "corpus_chars": "{chars:,} characters (too long to travel inside the checkpoint)",
+        "about_goethe_lines": "The Goethe quotation, one sentence a line: each sentence is read from a fresh state, "
+        "so only its first word tells *apply* from *do*.",
+        "about_shakespeare": "Tiny Shakespeare: 1.1 MB of Shakespeare's plays (the char-rnn data set). The models learned "
+        "it to generalise, not to recite: the last 5% was held out, and they are unsure, as a language model should be.",
+        "about_lecture_ko": "The Korean prose of the course notes (seeds 000-004, without code): the model writes your "
+        "lecture back, unsure of every next character.",
+        # the page's own models in the text picker
+        "own_uploaded": "{name} (uploaded)",
+        "own_trained": "{name} (trained here)",
+        # the comparison and its probe
+        "compare_of": "The RNN, the LSTM and the GRU trained on **{text}**.",
+        "compare_own": "This model's text is its own: the comparison needs the standard models of a built-in text.",
+        "probe_model": "model",
+        "probe_as_is": "after the prompt",
+        "probe_swapped": "far word swapped",
+        "probe_verdict": "what it reads",
+        "probe_reads": "changes its answer: reads the far word",
+        "probe_ignores": "same answer: does not read the far word",
+        "probe_training": "its training",
+        "probe_learned": "{parameters:,} parameters; recites its text after {steps:,} steps ({attempts} attempts)",
+        "probe_not_learned": "{parameters:,} parameters; below the quality bar after {steps:,} steps ({attempts} attempts)",
         # the model card
         "card_title": "Model card",
         "card_corpus": "Corpus",
@@ -208,7 +262,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "card_seconds": "Training time",
         "card_attempts": "attempts",
         "card_quality": "Quality (teacher-forced accuracy, free-run reconstruction, bits per character, smallest probability of the right character)",
+        "card_below_bar": "**Below the quality bar**: this model does not recite its text confidently.",
+        "card_epochs": "{n:.1f} passes over the text",
+        "card_validation": "**Validation: {bpc:.3f} bits per character** on the last {share:.0%} of the text "
+        "({chars:,} characters it never trained on).",
         "snapshot_should_be": "should be {char}",
+        "snapshot_right": "{right} of {n} right",
+        "no_snapshots": "This model learned a long text: no prediction strings were recorded (its validation bits per character are in the card).",
         # the step inspector
         "inspect_none": "Generate something, then pick a step to see the distribution it was drawn from.",
         "inspect_step": "Step {n}: wrote {char} with probability {p:.1%}.",
@@ -251,7 +311,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lab_note_lstm_forget_bias_1_2000_steps": "LSTM, forget bias 1, 2000 steps",
         "lab_note_rnn_2000_steps": "tanh RNN with 2000 steps",
         "lab_note_curriculum": "curriculum: the training gap grows from 1 to L over the first 2/3 of 600 steps",
-        "lab_progress": "step {taken:,} of {steps:,} …",
+        "lab_progress": "step {taken:,} of {steps:,}",
+        "lab_stopped": "**Stopped** at {at}: this run was not measured.",
         "lab_yes": "remembers",
         "lab_no": "at chance",
         "lab_partly": "partly",
@@ -268,7 +329,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         # the app's own errors (demo/service.py's PageError, and what the page wraps)
         "error_no_file": "no file was uploaded",
         "error_upload_in_use": "an uploaded model is in use: pick a text to go back to the shipped models",
-        "error_compare_needs_corpus": "the comparison runs the shipped RNN, LSTM and GRU of a built-in text: pick a text first",
+        "error_compare_needs_corpus": "the comparison runs the standard RNN, LSTM and GRU of a built-in text, and this "
+        "model's text is its own: pick a built-in text to compare",
+        "error_pick_text": "pick a text",
         "error_unexpected": "something went wrong on the server ({kind}); please try again",
         "error_checkpoint_named": "{source}: {problem}",
     },
@@ -277,8 +340,31 @@ MESSAGES: dict[str, dict[str, str]] = {
         "note_unknown": "학습 때 본 적 없는 문자는 건너뜁니다: {chars}.",
         "note_trimmed": "프롬프트가 길어 마지막 {n:,}개 문자만 읽습니다.",
         "note_nothing_left": "프롬프트의 어떤 문자도 모델의 어휘에 없어 {char}에서 시작합니다.",
+        "prompt_cut": "… 프롬프트의 앞부분 {n:,}자는 여기에 보이지 않습니다",
+        "char_space": "공백",
+        "char_newline": "줄바꿈",
+        "char_tab": "탭",
+        "char_return": "캐리지 리턴",
         "corpus_counts": "{chars:,}자 · 서로 다른 문자 {distinct:,}개",
         "text_not_stored": "(텍스트가 저장되어 있지 않음)",
+        "corpus_chars": "{chars:,}자 (체크포인트에 담기에는 너무 김)",
+        "about_goethe_lines": "괴테 인용문을 한 줄에 한 문장씩: 각 문장을 새 상태에서 읽으므로 *apply*와 *do*를 가르는 단서는 첫 단어뿐입니다.",
+        "about_shakespeare": "Tiny Shakespeare: 셰익스피어 희곡 1.1 MB (char-rnn 데이터). 모델은 외우지 않고 일반화하도록 학습했습니다. "
+        "마지막 5%는 검증용으로 떼어 두었고, 언어 모델답게 다음 문자를 확신하지 못합니다.",
+        "about_lecture_ko": "강의 노트(시드 000-004)의 한국어 문장, 코드 제외: 모델이 여러분의 강의를 다시 쓰지만, 다음 문자마다 확신하지 못합니다.",
+        "own_uploaded": "{name} (올린 모델)",
+        "own_trained": "{name} (여기서 학습)",
+        "compare_of": "**{text}**로 학습한 RNN, LSTM, GRU.",
+        "compare_own": "이 모델의 텍스트는 직접 준 것이라, 비교에 쓸 내장 텍스트의 기본 모델이 없습니다.",
+        "probe_model": "모델",
+        "probe_as_is": "프롬프트 뒤",
+        "probe_swapped": "먼 단어를 바꾼 뒤",
+        "probe_verdict": "읽는 것",
+        "probe_reads": "답이 바뀜: 먼 단어를 읽음",
+        "probe_ignores": "답이 같음: 먼 단어를 읽지 않음",
+        "probe_training": "학습",
+        "probe_learned": "파라미터 {parameters:,}개; {steps:,} 스텝({attempts}회 시도) 만에 텍스트를 외움",
+        "probe_not_learned": "파라미터 {parameters:,}개; {steps:,} 스텝({attempts}회 시도) 뒤에도 품질 기준 미달",
         "card_title": "모델 카드",
         "card_corpus": "말뭉치",
         "card_source": "출처",
@@ -294,7 +380,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "card_seconds": "학습 시간",
         "card_attempts": "회 시도",
         "card_quality": "품질 (교사 강요 정확도, 자유 생성 복원율, 문자당 비트, 정답 문자의 최소 확률)",
+        "card_below_bar": "**품질 기준 미달**: 이 모델은 자기 텍스트를 자신 있게 외우지 못합니다.",
+        "card_epochs": "텍스트를 {n:.1f}번 읽음",
+        "card_validation": "**검증: 문자당 {bpc:.3f}비트** (텍스트의 마지막 {share:.0%}, 학습에 쓰지 않은 {chars:,}자).",
         "snapshot_should_be": "정답은 {char}",
+        "snapshot_right": "{n}자 중 {right}자 맞음",
+        "no_snapshots": "이 모델은 긴 텍스트로 학습해 예측 문자열을 기록하지 않았습니다 (검증 문자당 비트는 모델 카드에 있습니다).",
         "inspect_none": "먼저 생성한 다음, 단계를 골라 그 문자를 뽑은 분포를 보세요.",
         "inspect_step": "{n}단계: {char}를 확률 {p:.1%}로 썼습니다.",
         "inspect_reshaped": "온도 {t:g}, top-k {k}, top-p {p:g}가 모델의 분포(왼쪽)를 실제로 뽑은 분포(오른쪽)로 바꿨습니다.",
@@ -333,7 +424,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lab_note_lstm_forget_bias_1_2000_steps": "LSTM, 망각 편향 1, 2000 스텝",
         "lab_note_rnn_2000_steps": "tanh RNN, 2000 스텝",
         "lab_note_curriculum": "커리큘럼: 600 스텝의 처음 2/3 동안 학습 간격을 1에서 L까지 늘림",
-        "lab_progress": "{steps:,} 스텝 중 {taken:,} …",
+        "lab_progress": "{steps:,} 스텝 중 {taken:,}",
+        "lab_stopped": "{at}에서 **정지됨**: 이 실행은 측정하지 않았습니다.",
         "lab_yes": "기억함",
         "lab_no": "우연 수준",
         "lab_partly": "일부",
@@ -348,7 +440,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "axis_cell": "셀",
         "error_no_file": "올린 파일이 없습니다",
         "error_upload_in_use": "올린 모델을 쓰는 중입니다: 배포된 모델로 돌아가려면 텍스트를 고르세요",
-        "error_compare_needs_corpus": "비교는 내장 텍스트로 학습한 RNN, LSTM, GRU로 합니다: 먼저 텍스트를 고르세요",
+        "error_compare_needs_corpus": "비교는 내장 텍스트로 학습한 기본 RNN, LSTM, GRU로 하는데, 이 모델의 텍스트는 직접 준 것입니다: "
+        "비교하려면 내장 텍스트를 고르세요",
+        "error_pick_text": "텍스트를 고르세요",
         "error_unexpected": "서버에서 문제가 생겼습니다 ({kind}). 다시 해 보세요",
         "error_checkpoint_named": "{source}: {problem}",
     },
@@ -403,6 +497,8 @@ ERRORS: dict[str, dict[str, str]] = {
         "upload_gone": "올린 모델이 더 이상 메모리에 없습니다: 파일을 다시 올리세요",
         "upload_too_large": "파일이 {size:,}바이트입니다. 이 앱은 {limit:,}바이트까지의 체크포인트만 받습니다",
         "training_busy": "다른 학습이 진행 중입니다. 그 학습이 끝나면 다시 해 보세요 (한 번에 {limit}개까지, 각각 최대 {seconds:g}초)",
+        "request_unknown": "이 세션에 그런 요청이 없습니다: 이미 끝났거나, 만료되었거나, 새 요청으로 바뀌었습니다. 다시 요청하세요",
+        "queue_closed": "앱이 종료되는 중이라 새 학습을 받지 않습니다",
         # checkpoint files
         "file_not_found": "파일이 없습니다",
         "not_a_file": "파일이 아닙니다",

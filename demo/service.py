@@ -45,10 +45,11 @@ MAX_PROMPT_READ = 20_000  # a longer prompt is read from its last this-many char
 MAX_INSIDE = 160  # characters shown in the inside views; a longer prompt shows its end
 MAX_COMPARE = 300  # characters the comparison writes per cell
 
-# A prompt per corpus that keeps the page alive on load: each stops where the next
+# A prompt per text that keeps the page alive on load: each stops where the next
 # character is the lesson (apply vs do, the third word of pets, ...).
 DEFAULT_PROMPTS = {
     "goethe": "Knowing is not enough; we must ",
+    "goethe_lines": "Willing is not enough; we must ",
     "anthem": "O say can you see, by the ",
     "seoul": " seoul is the capital of ",
     "hihello": "hihell",
@@ -56,9 +57,57 @@ DEFAULT_PROMPTS = {
     "avengers": "We are going to ",
     "boat": "The boat is on the ",
     "tsingtao": "나는 한국 사람이고, 중국 ",
+    "shakespeare": "KING RICHARD III:\nNow is the winter of our ",
+    "lecture_ko": "LSTM은 ",
 }
 # The one-click lesson: the last "we must " needs 28 characters of context to say "do".
 LONG_CONTEXT_EXAMPLE = ("goethe", "Knowing is not enough; we must apply. Willing is not enough; we must ")
+
+# ---- the texts the pickers offer ----
+
+# The classroom models (scripts/train_classroom.py), each text with an RNN, an LSTM and a GRU:
+# goethe one sentence a line (counting sentences cannot tell `apply` from `do`), and two texts
+# learned to generalise, whose models are unsure (the natural choice for temperature).
+VARIANTS = {"goethe": ["goethe_lines"]}  # shown right after the text they vary
+UNSURE = ("shakespeare", "lecture_ko")
+LENGTHS = (20, 200)  # the default length of a generation: the text's length, within these bounds
+
+
+def checkpoint_name(text: str, cell: str) -> str:
+    """The shipped checkpoint of a text and a cell: `goethe-lstm`."""
+    return f"{text}-{cell}"
+
+
+def texts() -> list[str]:
+    """The texts the pickers offer, in order: the eight built-in ones (each followed by its
+    variants), then the unsure ones; a text is offered when its three checkpoints are shipped."""
+    ordered = []
+    for name in CORPORA:
+        ordered += [name, *VARIANTS.get(name, [])]
+    ordered += list(UNSURE)
+    shipped = set(serving.shipped())
+    return [key for key in ordered if all(checkpoint_name(key, cell) in shipped for cell in CELLS)]
+
+
+def text_of(checkpoint: str) -> str | None:
+    """The offered text whose three standard models a checkpoint belongs with: its own for a
+    shipped name, and for an upload the text with the same SHA-256 (None for a text of its own)."""
+    offered = texts()
+    key, _, cell = (checkpoint or "").rpartition("-")
+    if key in offered and cell in CELLS:
+        return key
+    record = serving.get_model(checkpoint).info.get("corpus", {})
+    for key in offered:
+        if serving.get_model(checkpoint_name(key, "lstm")).info.get("corpus", {}).get("sha256") == record.get("sha256"):
+            return key
+    return None
+
+
+def default_length(model: CharModel) -> int:
+    """How much to generate by default: about the text's length (7-character hihello does not
+    need 200 greedy characters), at least LENGTHS[0], at most LENGTHS[1]."""
+    chars = model.info.get("corpus", {}).get("chars") or LENGTHS[1]
+    return min(max(int(chars), LENGTHS[0]), LENGTHS[1])
 
 
 class PageError(Exception):
@@ -139,19 +188,55 @@ def step_record(step: Step) -> dict:
     }
 
 
-def compare(corpus: str | None, prompt: str | None, length) -> list[dict]:
-    """The same prompt through the corpus's RNN, LSTM and GRU, greedy."""
-    if not corpus or corpus not in CORPORA:
+def compare(checkpoint: str, prompt: str | None, length) -> tuple[str, list[dict]]:
+    """The same prompt through the RNN, LSTM and GRU of the model's text, greedy: (text, results).
+
+    An uploaded or trained model is compared through the standard models of its text when
+    it is one of the offered texts; a text of its own has none (PageError).
+    """
+    text = text_of(checkpoint)
+    if text is None:
         raise PageError("error_compare_needs_corpus")
     length = whole("length", length, 1, MAX_COMPARE)
     request = check_request(length, 0.0, None, None, None)
     results = []
     for cell in CELLS:
-        checkpoint = f"{corpus}-{cell}"
-        text, notes, steps = stream(checkpoint, prompt, request)
-        pairs, _ = next_chars(checkpoint, text)
+        name = checkpoint_name(text, cell)
+        read, notes, steps = stream(name, prompt, request)
+        pairs, _ = next_chars(name, read)
         results.append({"cell": cell, "next": pairs, "text": "".join(s.char for s in steps), "notes": notes})
-    return results
+    return text, results
+
+
+# The far-word probe: each text's prompt, and the same prompt with the far word swapped.
+# A model that reads the far word changes its answer; one that counts sentences does not.
+PROBES = {
+    "goethe": ("Knowing is not enough; we must apply. Willing is not enough; we must ",
+               "Knowing is not enough; we must apply. Knowing is not enough; we must "),
+    "goethe_lines": ("Willing is not enough; we must ", "Knowing is not enough; we must "),
+}
+
+
+def probe() -> list[dict]:
+    """For each model of the texts with a probe: the top next character after the prompt and
+    after the prompt with its far word swapped, whether the answer changed, and how its
+    training went (steps, attempts, whether it reached the quality bar)."""
+    offered = texts()
+    rows = []
+    for key, (original, swapped) in PROBES.items():
+        if key not in offered:
+            continue
+        for cell in CELLS:
+            name = checkpoint_name(key, cell)
+            model = serving.get_model(name)
+            first = next_char_probs(model, original)[0]
+            second = next_char_probs(model, swapped)[0]
+            history = model.info.get("history", {})
+            rows.append({"checkpoint": name, "prompt": original, "swapped_prompt": swapped, "original": first,
+                         "swapped": second, "changed": first[0] != second[0], "parameters": model.info.get("parameters"),
+                         "steps": history.get("steps"), "attempts": history.get("attempts"),
+                         "reached": history.get("reached")})
+    return rows
 
 
 def training_text(checkpoint: str) -> str | None:

@@ -21,21 +21,41 @@ def visible_text(text: str) -> str:
     return "".join(visible(c) for c in text)
 
 
-def label_value(pairs: list[tuple[str, float]], k: int = 10) -> dict[str, float]:
-    """Top-k (char, prob) pairs as a gr.Label value, with whitespace made visible."""
-    return {visible(char): prob for char, prob in pairs[:k]}
+def bar_label(char: str, lang: str = "en") -> str:
+    """A character as a bar's label: space and newline by symbol and name (a lone ␣ is a
+    5-pixel bracket on a projector), every other character as itself."""
+    name = WHITESPACE_NAMES.get(char)
+    return f"{visible(char)} {say(lang, name)}" if name else char
+
+
+WHITESPACE_NAMES = {" ": "char_space", "\n": "char_newline", "\t": "char_tab", "\r": "char_return"}
+
+
+def label_value(pairs: list[tuple[str, float]], k: int = 10, lang: str = "en") -> dict[str, float]:
+    """Top-k (char, prob) pairs as a gr.Label value, with whitespace named."""
+    return {bar_label(char, lang): prob for char, prob in pairs[:k]}
 
 
 def quoted(char: str) -> str:
     return f"'{visible(char)}'"
 
 
-def shaded_html(prompt: str, chars: list[str], probs: list[float], selected: int | None = None) -> str:
-    """The prompt in grey, then each generated character shaded by the probability it had.
+SHOWN_PROMPT = 240  # characters of a prompt drawn before its continuation; a longer one shows its end
 
-    Strong colour = the model was sure; pale = a coin toss. Hovering shows the number.
+
+def shaded_html(prompt: str, chars: list[str], probs: list[float], selected: int | None = None, lang: str = "en") -> str:
+    """The prompt's end in grey, then each generated character shaded by the probability it had.
+
+    Strong colour = the model was sure; pale = a coin toss. Hovering shows the number. A
+    prompt longer than SHOWN_PROMPT shows its last characters after a note saying how many
+    are left out (a 100,000-character prompt must not become 100,000 characters of page).
     """
-    parts = ['<div class="cm-shaded">', f'<span class="cm-prompt">{_escape_block(prompt)}</span>']
+    parts = ['<div class="cm-shaded">']
+    if len(prompt) > SHOWN_PROMPT:
+        hidden = len(prompt) - SHOWN_PROMPT
+        parts.append(f'<div class="cm-cut">{html.escape(say(lang, "prompt_cut", n=hidden))}</div>')
+        prompt = prompt[-SHOWN_PROMPT:]
+    parts.append(f'<span class="cm-prompt">{_escape_block(prompt)}</span>')
     for n, (char, prob) in enumerate(zip(chars, probs), start=1):
         classes = "cm-char cm-selected" if n == selected else "cm-char"
         alpha = 0.08 + 0.84 * prob
@@ -63,19 +83,28 @@ def card_markdown(info: dict, lang: str = "en") -> str:
     vocab = info.get("vocab", [])
     embedding = config.get("embedding_dim", 0)
     input_kind = say(lang, "card_embedding", n=embedding) if embedding else say(lang, "card_one_hot", n=len(vocab))
+    long_text = info.get("training") == "long-text"
+    if long_text:  # truncated BPTT over a long text: steps and epochs, no attempts
+        steps = f"{history.get('steps', '?'):,} ({say(lang, 'card_epochs', n=history.get('epochs', 0))})"
+    else:
+        steps = f"{history.get('steps', '?')} ({history.get('attempts', '?')} {say(lang, 'card_attempts')})"
     rows = [
-        ("card_corpus", f"**{corpus.get('name', '?')}** ({corpus.get('chars', '?')} {say(lang, 'card_chars')})"),
+        ("card_corpus", f"**{corpus.get('name', '?')}** ({corpus.get('chars', 0):,} {say(lang, 'card_chars')})"),
         ("card_source", corpus.get("source", "")),
         ("card_cell", str(config.get("cell", "?")).upper()),
         ("card_layers", config.get("layers", "?")),
         ("card_hidden", config.get("hidden_size", "?")),
         ("card_input", input_kind),
         ("card_params", f"{info.get('parameters', 0):,}"),
-        ("card_steps", f"{history.get('steps', '?')} ({history.get('attempts', '?')} {say(lang, 'card_attempts')})"),
+        ("card_steps", steps),
         ("card_seconds", f"{history.get('seconds', 0):.1f} s"),
     ]
     name = f"{corpus.get('name', '?')}-{config.get('cell', '?')}"
     lines = [f"| {say(lang, 'card_title')} | `{name}` |", "|---|---|"] + [f"| {say(lang, k)} | {v} |" for k, v in rows]
+    validation = info.get("validation")
+    if isinstance(validation, dict) and "bpc" in validation:
+        lines += ["", say(lang, "card_validation", bpc=validation["bpc"], share=validation.get("fraction", 0),
+                          chars=validation.get("chars", 0))]
     if metrics:
         lines += [
             "",
@@ -85,15 +114,26 @@ def card_markdown(info: dict, lang: str = "en") -> str:
             "|---|---|---|---|",
             f"| {metrics['tf_acc']:.1%} | {metrics['recon']:.1%} | {metrics['bpc']:.4f} | {metrics['min_p']:.3f} |",
         ]
+        if not (metrics["tf_acc"] == 1 and metrics["recon"] == 1 and metrics["min_p"] >= 0.9):
+            lines += ["", say(lang, "card_below_bar")]
     return "\n".join(lines)
 
 
-def corpus_markdown(text: str | None, source: str, lang: str = "en") -> str:
-    """The corpus as a reader sees it: the text in a code block, then where it comes from."""
+SHOWN_TEXT = 600  # characters of a training text shown beside the pickers
+
+
+def corpus_markdown(text: str | None, source: str, lang: str = "en", chars: int | None = None, about: str = "") -> str:
+    """The corpus as a reader sees it: the text (its start, when long) in a code block, then where it comes from.
+
+    `about`: a sentence on the text in the page's language (the classroom models' texts have one).
+    """
+    lead = f"{about}\n\n" if about else ""
     if text is None:
-        return f"{say(lang, 'text_not_stored')}\n\n*{source}*"
+        counts = say(lang, "corpus_chars", chars=chars) if chars else say(lang, "text_not_stored")
+        return f"{lead}*{source}* · {counts}"
     counts = say(lang, "corpus_counts", chars=len(text), distinct=len(set(text)))
-    return f"```text\n{text}\n```\n*{source}* · {counts}"
+    shown = text if len(text) <= SHOWN_TEXT else text[:SHOWN_TEXT] + " …"
+    return f"{lead}```text\n{shown}\n```\n*{source}* · {counts}"
 
 
 # ---- inside the model ----
@@ -174,16 +214,47 @@ def saliency_html(title: str, chars: list[str], scores) -> str:
 
 
 def snapshot_html(step: int, prediction: str, truth: str, lang: str = "en") -> str:
-    """A recorded prediction string under teacher forcing, wrong characters marked against the true text."""
+    """A recorded prediction string under teacher forcing, wrong characters marked against the true text.
+
+    A wrong space or newline is drawn as ␣ or ⏎ and marked like any other wrong character
+    (a run of wrongly predicted spaces is the seeds' own "hhh hhhh" stage, and plain spaces
+    would hide it); a position the prediction does not reach is marked too.
+    """
     right = sum(p == t for p, t in zip(prediction, truth))
-    parts = [(f'<div class="cm-snapshot"><div class="cm-snapshot-title">------ {step} ------ '
-              f'<small>{right}/{len(truth)}</small></div><div>')]
-    for predicted, expected in zip(prediction, truth):
-        shown = "⏎<br>" if predicted == "\n" else html.escape(visible(predicted) if predicted in "\t\r" else predicted)
+    count = html.escape(say(lang, "snapshot_right", right=right, n=len(truth)))
+    parts = [f'<div class="cm-snapshot"><div class="cm-snapshot-title">------ {step} ------ <small>{count}</small></div><div class="cm-snapshot-text">']
+    for n, expected in enumerate(truth):
+        predicted = prediction[n] if n < len(prediction) else None
         if predicted == expected:
-            parts.append(f"<span>{shown}</span>")
+            parts.append("<br>" if expected == "\n" else html.escape(visible(expected) if expected in "\t\r" else expected))
+            continue
+        title = html.escape(say(lang, "snapshot_should_be", char=visible(expected)))
+        if predicted is None:
+            parts.append(f'<span class="cm-wrong cm-missing" title="{title}">·</span>')
+        elif predicted in VISIBLE:
+            parts.append(f'<span class="cm-wrong cm-ws" title="{title}">{visible(predicted)}</span>')
         else:
-            title = say(lang, "snapshot_should_be", char=visible(expected))
-            parts.append(f'<span class="cm-wrong" title="{html.escape(title)}">{shown}</span>')
+            parts.append(f'<span class="cm-wrong" title="{title}">{html.escape(predicted)}</span>')
     parts.append("</div></div>")
     return "".join(parts)
+
+
+def probe_html(rows: list[dict], lang: str = "en") -> str:
+    """The far-word probe as a table: each model's answer to the prompt and to the prompt with
+    its far word swapped, and whether the answer changed (demo/service.py's `probe`)."""
+    if not rows:
+        return ""
+    keys = ("probe_model", "probe_as_is", "probe_swapped", "probe_verdict", "probe_training")
+    head = "".join(f"<th>{html.escape(say(lang, key))}</th>" for key in keys)
+    body = []
+    for row in rows:
+        answers = "".join(
+            f'<td><b>{html.escape(bar_label(top, lang))}</b> {prob:.0%}</td>' for top, prob in (row["original"], row["swapped"])
+        )
+        verdict = say(lang, "probe_reads" if row["changed"] else "probe_ignores")
+        mark = "cm-reads" if row["changed"] else "cm-ignores"
+        training = say(lang, "probe_learned" if row["reached"] else "probe_not_learned", parameters=row["parameters"] or 0,
+                       steps=row["steps"] or 0, attempts=row["attempts"] or 0)
+        body.append(f'<tr><td><code>{html.escape(row["checkpoint"])}</code></td>{answers}<td class="{mark}">{html.escape(verdict)}</td>'
+                    f"<td>{html.escape(training)}</td></tr>")
+    return f'<table class="cm-probe"><tr>{head}</tr>{"".join(body)}</table>'

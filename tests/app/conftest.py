@@ -71,6 +71,20 @@ def client(server_url):
 
 
 @pytest.fixture(scope="session")
+def slow_model(tmp_path_factory) -> Path:
+    """An untrained 768 x 2 LSTM (27 MB) that names no text: 2,000 characters take seconds, long
+    enough to press Stop and to time the stream (the shipped models write them in a fraction of a second)."""
+    import torch
+
+    import charmodels as cm
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = cm.CharModel(cm.ModelConfig("lstm", 768, 2), cm.Vocab("abcdefghijklmnopqrstuvwxyz .,"))
+    return cm.save_checkpoint(model.eval(), tmp_path_factory.mktemp("slow") / "slow-lstm.safetensors")
+
+
+@pytest.fixture(scope="session")
 def artifacts() -> Path:
     """tests/artifacts/ (gitignored): screenshots of the browser tests."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -141,11 +155,20 @@ def _open_app(page, url: str, first_top: str | None = "a") -> None:
         expect(page.locator(TOP)).to_have_text(first_top)
 
 
-def _top_char(client, checkpoint: str, prompt: str) -> str:
+def _top_char(client, checkpoint: str, prompt: str, lang: str = "en") -> str:
     """The most likely next character as the bars show it, asked of the same server through its API."""
+    from demo.views import bar_label
+
     probs, _ = client.predict(checkpoint, prompt, api_name="/next_chars")
-    char = next(iter(probs))
-    return {" ": "␣", "\n": "⏎"}.get(char, char)
+    return bar_label(next(iter(probs)), lang)
+
+
+def upload_checkpoint(page, path) -> None:
+    """Upload a file as a visitor does: open the folded "Your own checkpoint" box, choose the file."""
+    box = page.locator("#cm-upload-box")
+    if not box.locator("input[type=file]").count():
+        box.locator("button, .label-wrap").first.click()
+    box.locator("input[type=file]").set_input_files(str(path))
 
 
 @pytest.fixture(scope="session")
@@ -156,5 +179,25 @@ def open_app():
 
 @pytest.fixture(scope="session")
 def top_char():
-    """top_char(client, checkpoint, prompt): the top of the bars, as the API computes it."""
+    """top_char(client, checkpoint, prompt, lang="en"): the top of the bars, as the API computes it."""
     return _top_char
+
+
+def about_box(page):
+    """The text the model learned, its folded box opened."""
+    box = page.locator("#cm-about-box")
+    if not box.locator("#cm-about").count():
+        box.locator("button, .label-wrap").first.click()
+    return page.locator("#cm-about")
+
+
+@pytest.fixture(scope="session")
+def about():
+    """about(page): the locator of the text the model learned (its folded box opened)."""
+    return about_box
+
+
+@pytest.fixture(scope="session")
+def upload():
+    """upload(page, path): choose a checkpoint file in the page's folded upload box."""
+    return upload_checkpoint

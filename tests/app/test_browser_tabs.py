@@ -195,7 +195,7 @@ def download_checkpoint(page: Page, folder: Path) -> Path:
     return path
 
 
-def test_train_a_short_text_then_predict_with_it(page, server_url, client, open_app, top_char, tmp_path, artifacts):
+def test_train_a_short_text_then_predict_with_it(page, server_url, client, open_app, top_char, tmp_path, artifacts, about):
     from charmodels.serving import UPLOAD_PREFIX
 
     text = "abcabcabd abcabcabd"
@@ -216,8 +216,8 @@ def test_train_a_short_text_then_predict_with_it(page, server_url, client, open_
 
     # the trained model is now the page's model: pickers emptied, its text shown, the bars its own
     key = UPLOAD_PREFIX + hashlib.sha256(path.read_bytes()).hexdigest()[:16]  # as serving.register_upload names it
-    expect(page.locator("#cm-about")).to_contain_text(text)
-    expect(page.locator("#cm-corpus input")).to_have_value("")
+    expect(about(page)).to_contain_text(text)
+    expect(page.locator("#cm-corpus input")).to_have_value("mytext-gru (trained here)")
     expect(page.locator("#cm-cell input[value=gru]")).to_be_checked()
     page.get_by_role("tab", name="Predict & generate").click()
     expect(page.locator(PROMPT)).to_have_value("")
@@ -230,7 +230,7 @@ def test_train_a_short_text_then_predict_with_it(page, server_url, client, open_
         expect(page.locator(TOP)).to_have_text("d")  # it learned the text: after abcabcab comes d
 
 
-def test_stop_ends_a_long_training_and_offers_its_model(page, server_url, open_app, tmp_path, artifacts):
+def test_stop_ends_a_long_training_and_offers_its_model(page, server_url, open_app, tmp_path, artifacts, about):
     sentence = CORPORA["goethe"].text + " "
     text = (sentence * (5000 // len(sentence) + 1))[:5000]
     open_app(page, server_url)
@@ -246,7 +246,7 @@ def test_stop_ends_a_long_training_and_offers_its_model(page, server_url, open_a
     model = load_checkpoint(path)
     assert (model.config.cell, model.config.hidden_size) == ("lstm", 256)
     assert model.info["corpus"]["text"] == text
-    expect(page.locator("#cm-about")).to_contain_text(text[:40])
+    expect(about(page)).to_contain_text(text[:40])
     page.screenshot(path=str(artifacts / "browser-train-stopped.png"), full_page=True)
 
 
@@ -259,7 +259,7 @@ def test_a_text_over_the_limit_is_refused_and_the_page_keeps_working(page, serve
     # the bars still answer, the page's model is unchanged
     page.get_by_role("tab", name="Predict & generate").click()
     page.locator(PROMPT).fill("Willing")
-    expect(page.locator(TOP)).to_have_text("␣")
+    expect(page.locator(TOP)).to_have_text("␣ space")
     expect(page.locator("#cm-corpus input")).to_have_value("goethe")
     # and a text within the limit trains (the refusal took no training slot)
     fill_training(page, "abcabd", "RNN", 50)

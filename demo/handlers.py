@@ -1,0 +1,463 @@
+"""What the page does when it is used: one function per event, each asking demo/service.py
+and answering with named updates ({"bars": ..., "notes": ...}).
+
+demo/app.py maps the names to its components and wires the events; a handler never
+sees a component. Words come from demo/i18n.py in the page's language (`lang`), drawings
+from demo/views.py. A handler that fails raises: demo/app.py says the problem in the
+page's language beside what it concerns, or in the page's one banner, and leaves every
+other view as it was.
+
+torch is imported on first use (demo/service.py), never before the page is served.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from demo.i18n import MESSAGES, TABLES, code_text, say
+from demo.views import (
+    STATES_OF,
+    card_markdown,
+    corpus_markdown,
+    heatmap_html,
+    label_value,
+    probe_html,
+    quoted,
+    saliency_html,
+    shaded_html,
+    snapshot_html,
+    state_choices,
+    state_name,
+    vector_html,
+    visible_text,
+)
+
+CELLS = ("rnn", "lstm", "gru")
+FIRST_TEXT = "goethe"
+FIRST_CELL = "lstm"
+FIRST_CHECKPOINT = f"{FIRST_TEXT}-{FIRST_CELL}"
+SHADE_EVERY = 0.5  # seconds between refreshes of the shaded text while streaming
+# Seconds between streamed updates of the page: one per character swamped the browser, which
+# then drew for seconds after the server had finished (and after Stop)
+SEND_EVERY = 0.05
+LAB_GRIDS = [key.removeprefix("lab_note_") for key in MESSAGES["en"] if key.startswith("lab_note_")]
+OWN_KEPT = 3  # models of one's own (uploaded or trained) the text picker keeps offering
+PROGRESS = " …"  # how a running lab's status line ends
+
+
+def backend():
+    """demo/service.py, which imports torch: loaded on first use, never before the page is up."""
+    from demo import service
+
+    return service
+
+
+# ---- words ----
+
+
+def word_notes(lang: str, notes, between: str = "\n\n") -> str:
+    """service.Note's (a key and characters or numbers) as sentences, characters made visible."""
+
+    def shown(params: dict) -> dict:
+        params = dict(params)
+        if "chars" in params:
+            params["chars"] = ", ".join(quoted(c) for c in params["chars"])
+        if "char" in params:
+            params["char"] = quoted(params["char"])
+        return params
+
+    return between.join(say(lang, note.key, **shown(note.params)) for note in notes)
+
+
+def text_label(key: str, lang: str) -> str:
+    """A text's name in the picker: its own for the built-in ones, a described one for the others."""
+    return say(lang, f"text_{key}") if f"text_{key}" in TABLES["en"] else key
+
+
+def text_choices(lang: str, own: list | None = None) -> list[tuple[str, str]]:
+    """The text picker's choices: the offered texts, then the page's own models (label, key)."""
+    return [(text_label(key, lang), key) for key in backend().texts()] + [tuple(pair) for pair in own or []]
+
+
+# ---- the model in use ----
+
+
+def loss_frame(points) -> pd.DataFrame:
+    """(step, loss) pairs as numbers: an empty first frame must not make the plot's axes categorical."""
+    return pd.DataFrame(list(points), columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
+
+
+def loss_curve(frame: pd.DataFrame, lang: str) -> gr.LinePlot:
+    """A loss curve with its axes named in the page's language (gr.I18n keys in a plot's titles
+    are not translated again after the server updates the plot, so the server words them)."""
+    return gr.LinePlot(value=frame, x_title=say(lang, "axis_step"), y_title=say(lang, "axis_loss"),
+                       color_title=say(lang, "axis_attempt"))
+
+
+def about_text(model, text: str | None, lang: str) -> str:
+    corpus = model.info.get("corpus", {})
+    about = say(lang, f"about_{text}") if text and f"about_{text}" in TABLES["en"] else ""
+    return corpus_markdown(corpus.get("text"), corpus.get("source", ""), lang, chars=corpus.get("chars"), about=about)
+
+
+def snapshot_text(checkpoint: str, index: float | None, lang: str) -> str:
+    """The prediction string recorded at a training step, wrong characters marked."""
+    service = backend()
+    snapshots = service.history(checkpoint).get("snapshots", [])
+    if not snapshots:
+        return say(lang, "no_snapshots")
+    step, prediction = snapshots[min(max(int(index or 1), 1), len(snapshots)) - 1]
+    return snapshot_html(step, prediction, service.training_text(checkpoint) or prediction, lang)
+
+
+def card_views(checkpoint: str, model, lang: str) -> dict:
+    """Model card, loss curve, and the snapshot slider with its last prediction."""
+    history = model.info.get("history", {})
+    loss = loss_frame(history.get("loss", []))
+    starts = history.get("restarts", [])  # each new attempt began at these steps
+    loss["attempt"] = [str(1 + sum(step >= start for start in starts)) for step in loss["step"]]
+    last = len(history.get("snapshots", []))
+    return {
+        "card": card_markdown(model.info, lang),
+        "loss_plot": loss_curve(loss, lang),
+        # a slider needs min < max; a long-text model records no predictions
+        "snapshot": gr.Slider(minimum=1, maximum=max(last, 2), value=max(last, 1), step=1, interactive=last > 1, visible=last > 0),
+        "prediction": snapshot_text(checkpoint, last, lang),
+    }
+
+
+def next_views(checkpoint: str, prompt: str | None, lang: str) -> dict:
+    pairs, notes = backend().next_chars(checkpoint, prompt)
+    return {"bars": label_value(pairs, lang=lang), "notes": word_notes(lang, notes)}
+
+
+CLEARED_GENERATION = {
+    "continuation": "", "shaded": "", "run": None, "inspect_notes": "", "model_dist": {}, "drawn_dist": {},
+}
+
+
+def use_model(checkpoint: str, lang: str, prompt: str | None = None, own: list | None = None) -> dict:
+    """Every view of the model now in use: the pickers (which never disagree with the card),
+    its text, a prompt (the text's default unless given), the default length, the bars, the
+    card, the comparison's heading; the last generation and comparison cleared."""
+    service = backend()
+    model = service.serving.get_model(checkpoint)
+    text = service.text_of(checkpoint)
+    yours = service.serving.is_upload(checkpoint)
+    if prompt is None:
+        prompt = service.DEFAULT_PROMPTS.get(text, "") if text and not yours else ""
+    unsure_offered = [key for key in service.UNSURE if key in service.texts()]
+    updates = {
+        "checkpoint": checkpoint,
+        "corpus": gr.Dropdown(choices=text_choices(lang, own), value=checkpoint if yours else text),
+        "cell": gr.Radio(value=model.config.cell, interactive=not yours),  # one's own model has one cell
+        "about": about_text(model, text, lang),
+        "prompt": prompt,
+        "length": gr.Slider(value=service.default_length(model)),
+        **next_views(checkpoint, prompt, lang),
+        **CLEARED_GENERATION,
+        "step": gr.Slider(minimum=1, maximum=2, value=1, interactive=False),
+        "unsure_row": gr.Row(visible=bool(unsure_offered) and text not in service.UNSURE),
+        **card_views(checkpoint, model, lang),
+        **compare_heading(text, lang),
+    }
+    return updates
+
+
+def compare_heading(text: str | None, lang: str) -> dict:
+    """The comparison's heading for the model's text, its old results cleared."""
+    heading = say(lang, "compare_of", text=text_label(text, lang)) if text else say(lang, "compare_own")
+    return {"compare_title": heading, **{f"compare_{cell}_bars": {} for cell in CELLS},
+            **{f"compare_{cell}_text": "" for cell in CELLS}}
+
+
+def on_load(lang: str) -> dict:
+    """The first model, the lab's run names in the page's language."""
+    return {**use_model(FIRST_CHECKPOINT, lang), "lab_grid": lab_choices(lang)}
+
+
+def on_text(value: str, cell: str, own: list | None, lang: str) -> dict:
+    """A text picked (or one's own model, by its key): its model with the cell shown."""
+    service = backend()
+    if not value:
+        raise service.PageError("error_pick_text")
+    checkpoint = value if service.serving.is_upload(value) else service.checkpoint_name(value, cell)
+    return use_model(checkpoint, lang, own=own)
+
+
+def on_cell(value: str, cell: str, prompt: str | None, own: list | None, lang: str) -> dict:
+    """A cell picked: the same text's model of that cell, the prompt kept."""
+    service = backend()
+    if not value or service.serving.is_upload(value):
+        raise service.PageError("error_upload_in_use")
+    return use_model(service.checkpoint_name(value, cell), lang, prompt=prompt, own=own)
+
+
+def own_model(key: str, own: list | None, lang: str, how: str, file_name: str = "") -> tuple[list, dict]:
+    """Keep a model of one's own in the text picker (the newest OWN_KEPT) and use it. It is
+    named after its text and cell, or after its file when it names no text."""
+    model = backend().serving.get_model(key)
+    text = model.info.get("corpus", {}).get("name")
+    name = f"{text}-{model.config.cell}" if text else Path(file_name).name.removesuffix(".safetensors") or key
+    label = say(lang, how, name=name)
+    kept = [pair for pair in own or [] if pair[0] != label and pair[1] != key][-(OWN_KEPT - 1):] + [[label, key]]
+    return kept, {"own": kept, **use_model(key, lang, prompt="", own=kept)}
+
+
+def on_upload(path: str | None, own: list | None, lang: str) -> dict:
+    service = backend()
+    if not path:
+        raise service.PageError("error_no_file")
+    key = service.serving.register_upload(path)
+    # the box empties again: the model is in the text picker now, and another file can be chosen
+    return {**own_model(key, own, lang, "own_uploaded", file_name=path)[1], "upload": None}
+
+
+def on_adopt(key: str | None, own: list | None, lang: str) -> dict:
+    """A training of the page ended with a model: it becomes the model in use."""
+    if not key:
+        return {}
+    return own_model(key, own, lang, "own_trained")[1]
+
+
+def on_prompt(checkpoint: str, prompt: str | None, lang: str) -> dict:
+    return next_views(checkpoint, prompt, lang)
+
+
+# ---- generating ----
+
+
+def on_generate(checkpoint, prompt, length, temperature, top_k, top_p, seed, lang) -> Iterator[dict]:
+    """Streams the continuation, at most 1 / SEND_EVERY updates a second, the shaded view sparingly."""
+    service = backend()
+    request = service.check_request(length, temperature, top_k, top_p, seed)
+    text, notes, steps = service.stream(checkpoint, prompt, request)
+    chars: list[str] = []
+    probs: list[float] = []
+    records: list[dict] = []
+    yield {"notes": word_notes(lang, notes), **CLEARED_GENERATION}
+    sent_at, shaded_at = -SEND_EVERY, time.monotonic()  # the first character goes out at once
+    for step in steps:
+        chars.append(step.char)
+        probs.append(step.prob)
+        records.append(service.step_record(step))
+        now = time.monotonic()
+        if now - sent_at < SEND_EVERY:
+            continue
+        sent_at = now
+        update = {"continuation": "".join(chars)}
+        if now - shaded_at >= SHADE_EVERY:  # the shaded view is heavy: refresh it sparingly
+            shaded_at = now
+            update["shaded"] = shaded_html(text, chars, probs, lang=lang)
+        yield update
+    run = {"prompt": text, "records": records, "request": dataclasses.asdict(request)}
+    last = max(len(records), 1)
+    yield {
+        "continuation": "".join(chars),
+        "shaded": shaded_html(text, chars, probs, selected=last, lang=lang),
+        "run": run,
+        "step": gr.Slider(minimum=1, maximum=max(last, 2), value=last, step=1, interactive=len(records) > 1),
+    }
+
+
+def on_inspect(run: dict | None, index, lang: str) -> dict:
+    if not run or not run.get("records"):
+        return {"model_dist": {}, "drawn_dist": {}, "inspect_notes": say(lang, "inspect_none")}
+    records = run["records"]
+    n = min(max(int(index or 1), 1), len(records))
+    record = records[n - 1]
+    request = run["request"]
+    lines = [say(lang, "inspect_step", n=n, char=quoted(record["char"]), p=record["prob"])]
+    if request["temperature"] == 0:
+        lines.append(say(lang, "inspect_greedy"))
+    else:
+        off = say(lang, "off")
+        lines.append(
+            say(lang, "inspect_reshaped", t=request["temperature"], k=request["top_k"] or off, p=request["top_p"] or 1)
+        )
+    chars = [r["char"] for r in records]
+    probs = [r["prob"] for r in records]
+    return {
+        "model_dist": label_value([tuple(pair) for pair in record["model_top"]], lang=lang),
+        "drawn_dist": label_value([tuple(pair) for pair in record["top"]], lang=lang),
+        "inspect_notes": "\n\n".join(lines),
+        "shaded": shaded_html(run["prompt"], chars, probs, selected=n, lang=lang),
+    }
+
+
+# ---- RNN vs LSTM vs GRU ----
+
+
+def on_compare(checkpoint: str, prompt: str | None, length, lang: str) -> dict:
+    text, results = backend().compare(checkpoint, prompt, length)
+    updates = {"compare_title": say(lang, "compare_of", text=text_label(text, lang))}
+    for result in results:
+        updates[f"compare_{result['cell']}_bars"] = label_value(result["next"], k=5, lang=lang)
+        updates[f"compare_{result['cell']}_text"] = result["text"]
+    return updates
+
+
+def on_example(cell: str, length, own: list | None, lang: str) -> dict:
+    """The long-context example: goethe's models (the cell in use), the prompt, the comparison."""
+    service = backend()
+    text, prompt = service.LONG_CONTEXT_EXAMPLE
+    checkpoint = service.checkpoint_name(text, cell if cell in CELLS else FIRST_CELL)
+    return {**use_model(checkpoint, lang, own=own), "compare_prompt": prompt, **on_compare(checkpoint, prompt, length, lang)}
+
+
+def on_probe(lang: str) -> dict:
+    return {"probe_table": probe_html(backend().probe(), lang)}
+
+
+# ---- inside ----
+
+
+def on_model_inside(checkpoint: str, lang: str) -> dict:
+    """The states and gates a model has, and its layers, for the pickers of the inside tab."""
+    model = backend().serving.get_model(checkpoint)
+    layers = model.config.layers
+    return {
+        "which": gr.Dropdown(choices=state_choices(model.config.cell, lang), value="h"),
+        "layer": gr.Slider(minimum=1, maximum=max(layers, 2), value=1, step=1, interactive=layers > 1, visible=layers > 1),
+    }
+
+
+def on_inside(checkpoint: str, prompt: str | None, which: str, layer, step, lang: str) -> dict:
+    service = backend()
+    trace, cell, notes = service.inside(checkpoint, prompt)
+    which = which if which in STATES_OF[cell] else "h"
+    layer_trace = trace.layers[min(max(int(layer or 1), 1), len(trace.layers)) - 1]
+    values_of = {"h": layer_trace.h, "c": layer_trace.c, **layer_trace.gates}
+    steps = len(trace.chars)
+    n = min(max(int(step or steps), 1), steps)
+    vectors = [vector_html(state_name(key, lang), values_of[key][n - 1], key, lang) for key in STATES_OF[cell]]
+    after = ", ".join(
+        f"'{visible_text(trace.vocab[i])}' {trace.probs[n - 1][i]:.0%}" for i in trace.probs[n - 1].argsort()[::-1][:3]
+    )
+    read = f"<p><b>{n}: '{html.escape(visible_text(trace.chars[n - 1]))}'</b> → {html.escape(after)}</p>"
+    text = service.text_of(checkpoint)
+    checkpoints = [service.checkpoint_name(text, other) for other in CELLS] if text else [checkpoint]
+    salient = service.saliencies(checkpoints, prompt)
+    saliency = "".join(
+        saliency_html(f"{r['checkpoint']}: '{visible_text(r['target'])}' {r['prob']:.0%}", r["chars"], r["scores"]) for r in salient
+    )
+    noted = word_notes(lang, notes)
+    return {
+        "inside_title": f"**{state_name(which, lang)}**" + ("\n\n" + noted if noted else ""),
+        "heat": heatmap_html(trace.chars, values_of[which], which, selected=n),
+        "inside_step": gr.Slider(minimum=1, maximum=max(steps, 2), value=n, step=1, interactive=steps > 1),
+        "vectors": read + "".join(vectors),
+        "saliency_view": saliency,
+        "inside_drawn": True,
+    }
+
+
+def on_new_model_inside(checkpoint: str, prompt: str | None, drawn: bool, lang: str) -> dict:
+    """The model changed: the inside pickers follow it, and views already drawn are redrawn for it
+    from the prompt typed there (kept, never replaced by the page's prompt)."""
+    updates = on_model_inside(checkpoint, lang)
+    if drawn:
+        updates.update(on_inside(checkpoint, prompt, "h", 1, None, lang))
+    return updates
+
+
+# ---- training one's own ----
+
+
+def read_text_upload(path: str | None, lang: str) -> dict:
+    """A .txt upload into the text box, checked (size, UTF-8) by charmodels.jobs."""
+    if not path:
+        return {}
+    from charmodels.jobs import read_text_file
+
+    return {"train_text": read_text_file(path)}
+
+
+def job_status(lang: str, snap) -> str:
+    """A training's state and what it does or why it ended, as the page says it."""
+    scores = ""
+    if snap.metrics is not None:
+        m = snap.metrics
+        scores = say(lang, "job_scores", tf_acc=m.tf_acc, recon=m.recon, min_p=m.min_p)
+    problem = "" if snap.error is None else code_text(lang, snap.error, snap.error_params)
+    message = say(lang, f"job_{snap.reason}", step=snap.step, max_steps=snap.max_steps, seconds=snap.seconds,
+                  time_limit=snap.time_limit, scores=scores, problem=problem)
+    return f"**{say(lang, f'job_{snap.state}')}** · {message}"
+
+
+def on_train(text: str, name: str, cell: str, hidden_size, steps, lines: bool, previous: str | None, lang: str) -> Iterator[dict]:
+    service = backend()
+    job_id, job = service.start_training(text, name, cell, hidden_size, steps, lines, replaces=previous)
+    truth = "".join(job.corpus.sequences())
+    yield {"job_id": job_id, "trained": None}
+    for snap in job.updates():
+        update = {
+            "train_status": job_status(lang, snap),
+            "train_loss": loss_curve(loss_frame(snap.loss), lang),
+            "train_view": snapshot_html(snap.step, snap.prediction, truth, lang) if snap.prediction else "",
+        }
+        if snap.finished and snap.path is not None:  # a model to offer, and to use in every tab
+            update.update(train_download=snap.path, trained=service.serving.register_upload(snap.path))
+        yield update
+
+
+def on_stop_training(job_id: str | None) -> dict:
+    backend().stop_training(job_id)  # its model so far is still saved, offered and used
+    return {}
+
+
+# ---- the memory lab ----
+
+
+def lab_choices(lang: str):
+    return gr.Radio(choices=[(say(lang, f"lab_note_{name}"), name) for name in LAB_GRIDS])
+
+
+def on_lab_grid(name: str, lang: str) -> dict:
+    from charmodels.lab import format_table
+
+    grid = backend().lab_results()[name]
+    frame = pd.DataFrame(
+        [(row["cell"].upper(), row["gap"], row["mean"]) for row in grid["means"]], columns=["cell", "gap", "accuracy"]
+    ).astype({"gap": "int64", "accuracy": "float64"})
+    legend = " · ".join(f'<span style="color:{color}">■</span> {cell}' for cell, color in CELL_COLORS.items())
+    note = say(lang, f"lab_note_{name}") if name in LAB_GRIDS else grid["config"].get("note", name)
+    plot = gr.LinePlot(value=frame, x_title=say(lang, "axis_gap"), y_title=say(lang, "axis_accuracy"),
+                       color_title=say(lang, "axis_cell"))
+    return {"lab_plot": plot, "lab_table": f"{legend}\n\n```text\n{format_table(grid['means'])}\n```\n{note}"}
+
+
+CELL_COLORS = {"RNN": "#2563eb", "LSTM": "#ea580c", "GRU": "#16a34a"}
+
+
+def on_lab_cell(cell: str) -> dict:
+    """The forget-gate option is the LSTM's alone."""
+    return {"lab_forget": gr.Checkbox(visible=cell == "lstm")}
+
+
+def on_lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, lang: str) -> Iterator[dict]:
+    for taken, curve, result in backend().lab_run(cell, gap, steps, seed, forget_bias, curriculum):
+        loss = loss_curve(loss_frame(curve), lang)
+        if result is None:
+            yield {"lab_loss": loss, "lab_result": say(lang, "lab_progress", taken=taken, steps=int(steps)) + PROGRESS}
+            continue
+        verdict = "lab_yes" if result.accuracy >= 0.9 else "lab_no" if result.accuracy <= 0.6 else "lab_partly"
+        yield {"lab_loss": loss, "lab_result": say(
+            lang, "lab_result", cell=cell.upper(), gap=int(gap), accuracy=result.accuracy, verdict=say(lang, verdict),
+            chance=result.chance, loss=result.eval_loss, hidden=result.hidden, parameters=result.parameters,
+            steps=result.steps, seconds=result.seconds, limit=say(lang, "lab_limit") if result.stopped else "",
+        )}
+
+
+def on_lab_stop(status: str | None, lang: str) -> dict:
+    """Stop pressed: a running lab's status becomes a clear stopped state (a finished one stays)."""
+    if status and status.endswith(PROGRESS):
+        return {"lab_result": say(lang, "lab_stopped", at=status.removesuffix(PROGRESS))}
+    return {}
