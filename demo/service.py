@@ -217,6 +217,17 @@ PROBES = {
 }
 
 
+SURE = 0.6  # a probe's answer counts when the model gives it at least this probability
+
+
+def probe_verdict(first: tuple[str, float], second: tuple[str, float]) -> str:
+    """What a model's two answers (top character, probability) say: "reads" the far word (the
+    answer changes), "ignores" it (the same answer), or "unsure" (a coin toss on either prompt)."""
+    if first[1] < SURE or second[1] < SURE:
+        return "unsure"
+    return "reads" if first[0] != second[0] else "ignores"
+
+
 def probe() -> list[dict]:
     """For each model of the texts with a probe: the top next character after the prompt and
     after the prompt with its far word swapped, whether the answer changed, and how its
@@ -233,7 +244,7 @@ def probe() -> list[dict]:
             second = next_char_probs(model, swapped)[0]
             history = model.info.get("history", {})
             rows.append({"checkpoint": name, "prompt": original, "swapped_prompt": swapped, "original": first,
-                         "swapped": second, "changed": first[0] != second[0], "parameters": model.info.get("parameters"),
+                         "swapped": second, "verdict": probe_verdict(first, second), "parameters": model.info.get("parameters"),
                          "steps": history.get("steps"), "attempts": history.get("attempts"),
                          "reached": history.get("reached")})
     return rows

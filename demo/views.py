@@ -251,8 +251,8 @@ def probe_html(rows: list[dict], lang: str = "en") -> str:
         answers = "".join(
             f'<td><b>{html.escape(bar_label(top, lang))}</b> {prob:.0%}</td>' for top, prob in (row["original"], row["swapped"])
         )
-        verdict = say(lang, "probe_reads" if row["changed"] else "probe_ignores")
-        mark = "cm-reads" if row["changed"] else "cm-ignores"
+        verdict = say(lang, f"probe_{row['verdict']}")
+        mark = f"cm-{row['verdict']}"
         training = say(lang, "probe_learned" if row["reached"] else "probe_not_learned", parameters=row["parameters"] or 0,
                        steps=row["steps"] or 0, attempts=row["attempts"] or 0)
         body.append(f'<tr><td><code>{html.escape(row["checkpoint"])}</code></td>{answers}<td class="{mark}">{html.escape(verdict)}</td>'
