@@ -623,7 +623,7 @@ def _resume(checkpoint_path: Path, corpus: Corpus, vocab: Vocab, model_config: M
             state.setdefault(int(index), {})[key] = tensor
     for index, entries in meta["optimizer_extra"].items():
         state.setdefault(int(index), {}).update(entries)
-    groups = [{k: tuple(v) if k == "betas" else v for k, v in group.items()} for group in meta["optimizer_param_groups"]]
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in saved.items()} for saved in meta["optimizer_param_groups"]]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
     rank, world = (group.rank, group.world_size) if group is not None else (0, 1)
     if meta.get("world_size", 1) == world:  # each process continues its own random numbers
