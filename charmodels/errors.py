@@ -53,6 +53,8 @@ MESSAGES: dict[str, str] = {
     "upload_gone": "the uploaded model is no longer in memory: upload the file again",
     "upload_too_large": "the file is {size:,} bytes; this app takes checkpoints of at most {limit:,} bytes",
     "training_busy": "another training is running; try again when it ends (at most {limit} at a time, each at most {seconds:g} s)",
+    "request_unknown": "no such request in this session: it ended, expired or was replaced; ask again",
+    "queue_closed": "the app is shutting down and takes no new trainings",
     # checkpoint files (CheckpointError adds the file's name in front)
     "file_not_found": "file not found",
     "not_a_file": "not a file",

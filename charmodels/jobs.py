@@ -32,6 +32,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -40,6 +41,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from .checkpoint import (
     SUFFIX,
@@ -50,8 +52,11 @@ from .checkpoint import (
 )
 from .checks import choice, number, whole
 from .checks import text as checked_text
-from .corpora import corpus_from_text
+from .corpora import Corpus, corpus_from_text
 from .errors import CharmodelsError
+from .fairqueue import FairQueue
+from .lab import VOCAB_CHARS, LabConfig, PointResult, run_point
+from .memorize import MemorizeConfig, memorize
 from .metrics import Metrics, evaluate
 from .model import CELLS, CharModel, ModelConfig
 from .training import History, Progress, Thinning, TrainConfig, train
@@ -407,3 +412,209 @@ class TrainingJob:
     def _remove_folder(self) -> None:
         if self._folder_finalizer is not None:
             self._folder_finalizer()  # runs rmtree once; later calls do nothing
+
+
+# ---- the trainings of many visitors, through one fair queue (charmodels.fairqueue) ----------
+#
+# `TextTraining` and `LabPoint` are the queue's `Work`: checked when made, immutable, each
+# with a key (equal keys give equal results, so equal requests share one run) and an
+# estimate of its running time. The queue runs them on its workers; a visitor's ticket
+# shows `TextProgress` / `LabProgress` while they run and `Trained` / `PointResult` after.
+# `TrainingJob` above (one training in a thread of its own, refused when busy) stays for
+# the app until it switches to the queue.
+
+QUEUE_TIME_LIMIT = 60.0  # seconds one text training may hold a worker: the class behind it waits too
+SAVE_SECONDS = 2.0  # measuring and saving a trained model, at most (bound added to a training's time)
+LAB_MAX_GAP = 80  # a live lab point's gap, at most
+LAB_MAX_STEPS = 2000  # ... and steps
+LAB_TIME_LIMIT = 60.0  # ... and seconds; the model reached then is measured
+# Seconds per unit of work on one core of this kind of machine (2 vCPUs, shared), for the first
+# estimates; the queue corrects them by how long finished runs really took.
+PASS_SECONDS_PER_MFLOP = 0.004 / 30  # a memorize() pass: 30 MFLOP of windows took about 4 ms
+TYPICAL_PASSES = 250  # passes a 1,000-2,000 character text typically needs to reach the bar
+LAB_STEP_SECONDS_PER_MFLOP = 0.004 / 30
+
+
+def _digest(record: dict) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TextProgress:
+    """A text training as it runs: its latest pass, shown live."""
+
+    step: int  # passes done
+    max_steps: int  # passes allowed
+    loss: tuple[tuple[int, float], ...]  # (pass, loss), thinned to at most CURVE_POINTS
+    prediction: str  # the argmax at every position, as the seeds print it
+    tf_acc: float
+    min_p: float
+    elapsed: float  # seconds of training so far
+
+
+@dataclass(frozen=True)
+class Trained:
+    """How a text training ended: a saved checkpoint and how it measures.
+
+    `state`: DONE (it reached the bar, reason LEARNED, or used every pass without, ALL_STEPS),
+    STOPPED (BY_REQUEST) or TIMED_OUT (TIME_UP). The checkpoint is saved either way; the
+    metrics say how far from the bar it is (`metrics.meets_bar`).
+    """
+
+    path: Path
+    metrics: Metrics
+    history: History  # read-only
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TextTraining:
+    """A visitor's text to learn by heart (charmodels.memorize), as work for the queue."""
+
+    corpus: Corpus
+    model_config: ModelConfig
+    config: MemorizeConfig
+    time_limit: float = QUEUE_TIME_LIMIT
+
+    kind: ClassVar[str] = "text"
+    private: ClassVar[bool] = True
+
+    @classmethod
+    def checked(cls, text: object, cell: object, hidden_size: object, steps: object, name: str = "mytext",
+                lines: bool = False, seed: object = 0, time_limit: float = QUEUE_TIME_LIMIT) -> TextTraining:
+        """Everything checked before it waits in line (a CharmodelsError naming the problem);
+        `steps` counts passes over the text, at most MAX_STEPS."""
+        text = check_text(text)
+        cell = choice("cell", cell.strip().lower() if isinstance(cell, str) else cell, CELLS)
+        hidden_size = whole("hidden size", hidden_size, MIN_HIDDEN, MAX_HIDDEN)
+        steps = whole("steps", steps, 1, MAX_STEPS)
+        seed = whole("seed", seed, 0, 2**31 - 1)
+        time_limit = number("time limit", time_limit, 0, TIME_LIMIT, above_low=True)
+        name = checked_text("name", name).strip() or "mytext"
+        corpus = dataclasses.replace(corpus_from_text(name, text, "user text"), lines=bool(lines))
+        return cls(corpus, ModelConfig(cell, hidden_size), MemorizeConfig(max_passes=steps, seed=seed), time_limit)
+
+    @property
+    def key(self) -> str:
+        return _digest({"work": self.kind, "recipe": self.config.to_dict(), "model": self.model_config.to_dict(),
+                        "name": self.corpus.name, "text": self.corpus.text, "lines": self.corpus.lines})
+
+    def estimate(self) -> tuple[float, float]:
+        n = len(self.corpus.text)
+        vocab = len(set(self.corpus.text)) + 1
+        h = self.model_config.hidden_size
+        gates = {"rnn": 1, "gru": 3, "lstm": 4}[self.model_config.cell]
+        mflop = 6 * n * (gates * h * (vocab + h) + h * vocab) / 1e6  # forward and backward, per pass
+        expected = mflop * PASS_SECONDS_PER_MFLOP * min(self.config.max_passes, TYPICAL_PASSES)
+        return min(expected, self.time_limit) + 0.2, self.time_limit + SAVE_SECONDS
+
+    def reusable(self, result: Trained) -> bool:
+        return result.state == DONE  # a stopped or timed-out run depends on when it stopped
+
+    def run(self, context) -> Trained | None:
+        started = time.monotonic()
+        curve = Thinning(CURVE_POINTS // 2)
+        ending = [DONE]
+
+        def on_step(progress: Progress) -> bool | None:
+            curve.add(progress.total_steps, round(progress.loss, 5))
+            elapsed = time.monotonic() - started
+            context.report(TextProgress(progress.total_steps, self.config.max_passes, tuple(curve.result()),
+                                        progress.prediction, progress.tf_acc, progress.min_p, elapsed))
+            if context.should_stop():
+                ending[0] = STOPPED
+                return False
+            if elapsed >= self.time_limit:
+                ending[0] = TIMED_OUT
+                return False
+            return None
+
+        model, history = memorize(self.corpus, self.model_config, self.config, on_step)
+        if context.abandoned():
+            return None  # nobody is left to see it: the queue removes the folder
+        state = ending[0] if history.stopped else DONE
+        reason = {STOPPED: BY_REQUEST, TIMED_OUT: TIME_UP}.get(state, LEARNED if history.reached else ALL_STEPS)
+        metrics = evaluate(model, self.corpus)
+        path = context.folder() / f"{checkpoint_name(self.corpus, self.model_config)}{SUFFIX}"
+        save_checkpoint(model, path, corpus=corpus_record(self.corpus), train_config=self.config, metrics=metrics,
+                        parameters=model.num_parameters(), history=history,
+                        job={"state": state, "requested_steps": self.config.max_passes, "time_limit": self.time_limit})
+        return Trained(path, metrics, history, state, reason)
+
+
+@dataclass(frozen=True)
+class LabProgress:
+    """A live lab point as it runs."""
+
+    step: int
+    max_steps: int
+    loss: tuple[tuple[int, float], ...]  # (step, loss), thinned
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class LabPoint:
+    """One point of the long-term-dependency lab (charmodels.lab), as work for the queue.
+    Not private (no visitor's data): a finished point is served to everyone who asks for it."""
+
+    config: LabConfig
+    time_limit: float = LAB_TIME_LIMIT
+
+    kind: ClassVar[str] = "lab"
+    private: ClassVar[bool] = False
+
+    @classmethod
+    def checked(cls, cell: object, gap: object, steps: object, seed: object, forget_bias: bool = False,
+                curriculum: bool = False) -> LabPoint:
+        cell = choice("cell", cell, CELLS)
+        gap = whole("gap", gap, 1, LAB_MAX_GAP)
+        steps = whole("steps", steps, 1, LAB_MAX_STEPS)
+        seed = whole("seed", seed, 0, 2**31 - 1)
+        return cls(LabConfig(cell=cell, gap=gap, steps=steps, seed=seed,
+                             forget_bias=1.0 if forget_bias and cell == "lstm" else None, curriculum=bool(curriculum)))
+
+    @property
+    def key(self) -> str:
+        return _digest({"work": self.kind, "config": self.config.to_dict()})
+
+    def estimate(self) -> tuple[float, float]:
+        c = self.config
+        gates = {"rnn": 1, "gru": 3, "lstm": 4}[c.cell]
+        h, v = c.hidden, len(VOCAB_CHARS)
+        mflop = 6 * c.batch * (c.gap + 1) * (gates * h * (v + h) + h * v) / 1e6
+        expected = c.steps * mflop * LAB_STEP_SECONDS_PER_MFLOP + 0.3
+        return min(expected, self.time_limit), self.time_limit + SAVE_SECONDS
+
+    def reusable(self, result: PointResult) -> bool:
+        return not result.stopped
+
+    def run(self, context) -> PointResult:
+        started = time.monotonic()
+        curve = Thinning(CURVE_POINTS // 2)
+
+        def on_step(step: int, loss: float) -> bool:
+            curve.add(step, round(loss, 5))
+            if step % 10 == 0 or step == self.config.steps:
+                context.report(LabProgress(step, self.config.steps, tuple(curve.result()), time.monotonic() - started))
+            return not context.should_stop() and time.monotonic() - started < self.time_limit
+
+        return run_point(self.config, on_step)
+
+
+_default_queue: FairQueue | None = None
+_default_lock = threading.Lock()
+
+
+def training_queue() -> FairQueue:
+    """The process's one queue for visitors' trainings, made on first use: one worker per
+    core (CHARMODELS_TRAINING_WORKERS overrides), each at a lower priority than the app."""
+    global _default_queue
+    with _default_lock:
+        if _default_queue is None:
+            workers = int(os.environ.get("CHARMODELS_TRAINING_WORKERS", "0")) or max(1, os.cpu_count() or 1)
+            _default_queue = FairQueue(workers=workers)
+        return _default_queue
