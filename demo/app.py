@@ -147,21 +147,27 @@ class Wiring:
                 return {components[notice]: f"⚠️ {said}", banner: cleared}
             return {banner: gr.Markdown(value=f"⚠️ {said}", visible=True)}
 
+        # a handler with a `request` parameter is told the page's session (Gradio fills the first parameter)
+        wants_request = "request" in inspect.signature(fn).parameters
+
+        def call(request, args):
+            return fn(*args, request=request) if wants_request else fn(*args)
+
         if inspect.isgeneratorfunction(fn):
 
-            def run(*args):
+            def run(request: gr.Request, *args):
                 first = True
                 try:
-                    for updates in fn(*args):
+                    for updates in call(request, args):
                         yield named(updates, first)
                         first = False
                 except Exception as error:  # noqa: BLE001 (said in the page; unexpected ones logged by error_text)
                     yield refused(error, args)
         else:
 
-            def run(*args):
+            def run(request: gr.Request, *args):
                 try:
-                    return named(fn(*args), True)
+                    return named(call(request, args), True)
                 except Exception as error:  # noqa: BLE001
                     return refused(error, args)
 
@@ -343,14 +349,15 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     inspector_views = ["model_dist", "drawn_dist", "inspect_notes", "shaded"]
     inside_views = ["inside_title", "heat", "inside_step", "vectors", "saliency_view", "inside_drawn"]
 
-    # Enter (page.js) and the button start one event: Stop cancels it and the inspector follows it
+    # Enter (page.js) and the button start one event; the inspector follows it
     generating = wire(
         [generate_button.click, prompt.submit], on.on_generate,
         [checkpoint, prompt, length, temperature, top_k, top_p, seed, lang], generation_views, notice="notes",
         concurrency_limit=4, concurrency_id="generate", show_progress="minimal", show_progress_on=[continuation],
     )
     wire(generating, on.on_inspect, [run, step, lang], inspector_views)
-    stop_button.click(None, cancels=[generating])
+    # Stop and another model end it from inside (handlers.Runs), never by Gradio's cancel
+    wire([stop_button.click], on.on_stop, [], [], concurrency_limit=None)
 
     # first the browser's language (for what the server writes), then the first model
     loading = demo.load(language, [lang], [lang], js=BROWSER_LANGUAGE, api_visibility="private")
@@ -361,13 +368,13 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     # checkpoint.change does not fire for the value the page starts with: the inside pickers are filled here too
     wire(loading, on.on_model_inside, [checkpoint, lang], ["which", "layer"])
 
-    # another model stops a running generation and clears it (the handlers clear its views)
-    switching = {"cancels": [generating], "trigger_mode": "always_last"}
-    wire([corpus.input], on.on_text, [corpus, cell, own, lang], model_views, **switching)
+    # another model ends a running generation and clears it (the handlers do both)
+    switching = {"trigger_mode": "always_last"}
+    wire([corpus.change], on.on_text, [corpus, cell, checkpoint, own, lang], model_views, **switching)
     wire([cell.input], on.on_cell, [corpus, cell, prompt, own, lang], model_views, **switching)
     wire([upload.upload], on.on_upload, [upload, own, lang], [*model_views, "own", "upload"], **switching)
     for key, button in unsure_buttons.items():
-        wire([button.click], functools.partial(on.on_text, key, on.FIRST_CELL), [own, lang], model_views, **switching)
+        wire([button.click], functools.partial(on.on_unsure, key), [own, lang], model_views, **switching)
     wire([checkpoint.change], on.on_new_model_inside, [checkpoint, inside_prompt, inside_drawn, lang],
          ["which", "layer", *inside_views])
 
@@ -396,19 +403,20 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
         concurrency_limit=2,  # the second is refused at once by charmodels.jobs, never queued for minutes
         concurrency_id="train",
     )
-    wire(training, on.on_adopt, [trained, own, lang], [*model_views, "own"], cancels=[generating])
+    wire(training, on.on_adopt, [trained, own, lang], [*model_views, "own"])
     # Stop asks the job to end: its model so far is still saved, offered and used
     wire([train_stop.click], on.on_stop_training, [job_id], [])
 
     wire([lab_grid.change], on.on_lab_grid, [lab_grid, lang], ["lab_plot", "lab_table"])
     wire([lab_cell.change], on.on_lab_cell, [lab_cell], ["lab_forget"])
-    lab_running = wire(
+    wire(
         [lab_button.click], on.on_lab_run, [lab_cell, lab_gap, lab_steps, lab_seed, lab_forget, lab_curriculum, lang],
         ["lab_loss", "lab_result"], notice="lab_result",
         concurrency_limit=1,  # one live lab run at a time; others wait their turn (each at most 60 s)
         concurrency_id="lab",
     )
-    wire([lab_stop.click], on.on_lab_stop, [lab_result, lang], ["lab_result"], cancels=[lab_running])
+    # Stop asks the run to end: the model so far is measured and said (no cancel: see handlers.Runs)
+    wire([lab_stop.click], on.on_lab_stop, [lang], [])
 
     wire([snapshot.input], lambda *args: {"prediction": on.snapshot_text(*args)}, [checkpoint, snapshot, lang], ["prediction"])
     projector.click(None, js=TOGGLE_PROJECTOR)

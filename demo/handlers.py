@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +85,62 @@ def text_label(key: str, lang: str) -> str:
 def text_choices(lang: str, own: list | None = None) -> list[tuple[str, str]]:
     """The text picker's choices: the offered texts, then the page's own models (label, key)."""
     return [(text_label(key, lang), key) for key in backend().texts()] + [tuple(pair) for pair in own or []]
+
+
+# ---- the running generation of each page ----
+
+
+class Runs:
+    """Each page's running stream of one kind (a generation, a lab run), by Gradio's session, so
+    that an event of the page can end it and wait until it has. Gradio's own cancel lands a
+    moment later: a last streamed piece could arrive after the page moved on (a continuation
+    under the new model's prompt, a progress line after Stop), and a cancelled event may show
+    Gradio's error badge."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: dict[str, Run] = {}
+
+    def start(self, session: str | None) -> Run:
+        run = Run()
+        if session is not None:
+            self.end(session)
+            with self.lock:
+                self.running[session] = run
+        return run
+
+    def finish(self, session: str | None, run: Run) -> None:
+        run.ended.set()
+        with self.lock:
+            if session is not None and self.running.get(session) is run:
+                del self.running[session]
+
+    def end(self, session: str | None, keep: bool = False, timeout: float = 0.5) -> bool:
+        """Ask the session's run to stop and wait (at most `timeout` s) until it has; False if none runs.
+        `keep`: it ends with what it has so far (Stop), rather than without another word (a new model)."""
+        with self.lock:
+            run = self.running.get(session) if session is not None else None
+        if run is None:
+            return False
+        run.keep = keep
+        run.stop.set()
+        run.ended.wait(timeout)
+        return True
+
+
+@dataclasses.dataclass
+class Run:
+    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+    ended: threading.Event = dataclasses.field(default_factory=threading.Event)
+    keep: bool = False  # when stopped: end with what it has so far
+
+
+GENERATIONS = Runs()
+LAB_RUNS = Runs()
+
+
+def session_of(request) -> str | None:
+    return getattr(request, "session_hash", None)
 
 
 # ---- the model in use ----
@@ -183,20 +240,34 @@ def on_load(lang: str) -> dict:
     return {**use_model(FIRST_CHECKPOINT, lang), "lab_grid": lab_choices(lang)}
 
 
-def on_text(value: str, cell: str, own: list | None, lang: str) -> dict:
-    """A text picked (or one's own model, by its key): its model with the cell shown."""
+def on_text(value: str, cell: str, current: str | None, own: list | None, lang: str, request=None) -> dict:
+    """A text picked (or one's own model, by its key): its model with the cell shown.
+
+    Picking the model already in use changes nothing: Gradio 6.31's Dropdown sends its input
+    event twice for one click, and the second must not undo what was typed meanwhile.
+    """
     service = backend()
     if not value:
         raise service.PageError("error_pick_text")
     checkpoint = value if service.serving.is_upload(value) else service.checkpoint_name(value, cell)
+    if checkpoint == current:
+        return {}
+    GENERATIONS.end(session_of(request))
     return use_model(checkpoint, lang, own=own)
 
 
-def on_cell(value: str, cell: str, prompt: str | None, own: list | None, lang: str) -> dict:
+def on_unsure(text: str, own: list | None, lang: str, request=None) -> dict:
+    """A button toward an unsure model: its LSTM."""
+    GENERATIONS.end(session_of(request))
+    return use_model(backend().checkpoint_name(text, FIRST_CELL), lang, own=own)
+
+
+def on_cell(value: str, cell: str, prompt: str | None, own: list | None, lang: str, request=None) -> dict:
     """A cell picked: the same text's model of that cell, the prompt kept."""
     service = backend()
     if not value or service.serving.is_upload(value):
         raise service.PageError("error_upload_in_use")
+    GENERATIONS.end(session_of(request))
     return use_model(service.checkpoint_name(value, cell), lang, prompt=prompt, own=own)
 
 
@@ -211,19 +282,21 @@ def own_model(key: str, own: list | None, lang: str, how: str, file_name: str = 
     return kept, {"own": kept, **use_model(key, lang, prompt="", own=kept)}
 
 
-def on_upload(path: str | None, own: list | None, lang: str) -> dict:
+def on_upload(path: str | None, own: list | None, lang: str, request=None) -> dict:
     service = backend()
     if not path:
         raise service.PageError("error_no_file")
     key = service.serving.register_upload(path)
+    GENERATIONS.end(session_of(request))
     # the box empties again: the model is in the text picker now, and another file can be chosen
     return {**own_model(key, own, lang, "own_uploaded", file_name=path)[1], "upload": None}
 
 
-def on_adopt(key: str | None, own: list | None, lang: str) -> dict:
+def on_adopt(key: str | None, own: list | None, lang: str, request=None) -> dict:
     """A training of the page ended with a model: it becomes the model in use."""
     if not key:
         return {}
+    GENERATIONS.end(session_of(request))
     return own_model(key, own, lang, "own_trained")[1]
 
 
@@ -234,17 +307,30 @@ def on_prompt(checkpoint: str, prompt: str | None, lang: str) -> dict:
 # ---- generating ----
 
 
-def on_generate(checkpoint, prompt, length, temperature, top_k, top_p, seed, lang) -> Iterator[dict]:
-    """Streams the continuation, at most 1 / SEND_EVERY updates a second, the shaded view sparingly."""
+def on_generate(checkpoint, prompt, length, temperature, top_k, top_p, seed, lang, request=None) -> Iterator[dict]:
+    """Streams the continuation, at most 1 / SEND_EVERY updates a second, the shaded view sparingly;
+    ends without another word when the page switches its model (GENERATIONS)."""
     service = backend()
-    request = service.check_request(length, temperature, top_k, top_p, seed)
-    text, notes, steps = service.stream(checkpoint, prompt, request)
+    sampling = service.check_request(length, temperature, top_k, top_p, seed)
+    text, notes, steps = service.stream(checkpoint, prompt, sampling)
+    session = session_of(request)
+    run = GENERATIONS.start(session)
+    try:
+        yield from streamed(text, notes, steps, sampling, lang, run)
+    finally:
+        GENERATIONS.finish(session, run)
+
+
+def streamed(text: str, notes, steps, sampling, lang: str, run: Run) -> Iterator[dict]:
+    service = backend()
     chars: list[str] = []
     probs: list[float] = []
     records: list[dict] = []
     yield {"notes": word_notes(lang, notes), **CLEARED_GENERATION}
     sent_at, shaded_at = -SEND_EVERY, time.monotonic()  # the first character goes out at once
     for step in steps:
+        if run.stop.is_set():
+            break
         chars.append(step.char)
         probs.append(step.prob)
         records.append(service.step_record(step))
@@ -257,12 +343,13 @@ def on_generate(checkpoint, prompt, length, temperature, top_k, top_p, seed, lan
             shaded_at = now
             update["shaded"] = shaded_html(text, chars, probs, lang=lang)
         yield update
-    run = {"prompt": text, "records": records, "request": dataclasses.asdict(request)}
+    if run.stop.is_set() and not run.keep:
+        return  # the page moved on to another model: nothing more to say
     last = max(len(records), 1)
     yield {
         "continuation": "".join(chars),
         "shaded": shaded_html(text, chars, probs, selected=last, lang=lang),
-        "run": run,
+        "run": {"prompt": text, "records": records, "request": dataclasses.asdict(sampling)},
         "step": gr.Slider(minimum=1, maximum=max(last, 2), value=last, step=1, interactive=len(records) > 1),
     }
 
@@ -304,9 +391,10 @@ def on_compare(checkpoint: str, prompt: str | None, length, lang: str) -> dict:
     return updates
 
 
-def on_example(cell: str, length, own: list | None, lang: str) -> dict:
+def on_example(cell: str, length, own: list | None, lang: str, request=None) -> dict:
     """The long-context example: goethe's models (the cell in use), the prompt, the comparison."""
     service = backend()
+    GENERATIONS.end(session_of(request))
     text, prompt = service.LONG_CONTEXT_EXAMPLE
     checkpoint = service.checkpoint_name(text, cell if cell in CELLS else FIRST_CELL)
     return {**use_model(checkpoint, lang, own=own), "compare_prompt": prompt, **on_compare(checkpoint, prompt, length, lang)}
@@ -442,22 +530,35 @@ def on_lab_cell(cell: str) -> dict:
     return {"lab_forget": gr.Checkbox(visible=cell == "lstm")}
 
 
-def on_lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, lang: str) -> Iterator[dict]:
-    for taken, curve, result in backend().lab_run(cell, gap, steps, seed, forget_bias, curriculum):
-        loss = loss_curve(loss_frame(curve), lang)
-        if result is None:
-            yield {"lab_loss": loss, "lab_result": say(lang, "lab_progress", taken=taken, steps=int(steps)) + PROGRESS}
-            continue
-        verdict = "lab_yes" if result.accuracy >= 0.9 else "lab_no" if result.accuracy <= 0.6 else "lab_partly"
-        yield {"lab_loss": loss, "lab_result": say(
-            lang, "lab_result", cell=cell.upper(), gap=int(gap), accuracy=result.accuracy, verdict=say(lang, verdict),
-            chance=result.chance, loss=result.eval_loss, hidden=result.hidden, parameters=result.parameters,
-            steps=result.steps, seconds=result.seconds, limit=say(lang, "lab_limit") if result.stopped else "",
-        )}
+def on_lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, lang: str, request=None) -> Iterator[dict]:
+    session = session_of(request)
+    run = LAB_RUNS.start(session)
+    try:
+        runs = backend().lab_run(cell, gap, steps, seed, forget_bias, curriculum, stop=run.stop)
+        for taken, curve, result in runs:
+            loss = loss_curve(loss_frame(curve), lang)
+            if result is None:
+                yield {"lab_loss": loss, "lab_result": say(lang, "lab_progress", taken=taken, steps=int(steps)) + PROGRESS}
+                continue
+            verdict = "lab_yes" if result.accuracy >= 0.9 else "lab_no" if result.accuracy <= 0.6 else "lab_partly"
+            ended = "" if not result.stopped else say(lang, "lab_stopped" if run.stop.is_set() else "lab_limit")
+            yield {"lab_loss": loss, "lab_result": say(
+                lang, "lab_result", cell=cell.upper(), gap=int(gap), accuracy=result.accuracy, verdict=say(lang, verdict),
+                chance=result.chance, loss=result.eval_loss, hidden=result.hidden, parameters=result.parameters,
+                steps=result.steps, seconds=result.seconds, limit=ended,
+            )}
+    finally:
+        LAB_RUNS.finish(session, run)
 
 
-def on_lab_stop(status: str | None, lang: str) -> dict:
-    """Stop pressed: a running lab's status becomes a clear stopped state (a finished one stays)."""
-    if status and status.endswith(PROGRESS):
-        return {"lab_result": say(lang, "lab_stopped", at=status.removesuffix(PROGRESS))}
+def on_lab_stop(lang: str, request=None) -> dict:
+    """Stop pressed: the page's lab run ends after its current step, and it says so with the
+    model so far measured (the run's own last update)."""
+    LAB_RUNS.end(session_of(request), keep=True, timeout=5.0)  # measuring the model so far takes a moment
+    return {}
+
+
+def on_stop(request=None) -> dict:
+    """Stop pressed: the page's generation ends at once, what it wrote kept and inspectable."""
+    GENERATIONS.end(session_of(request), keep=True)
     return {}

@@ -313,7 +313,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lab_note_rnn_2000_steps": "tanh RNN with 2000 steps",
         "lab_note_curriculum": "curriculum: the training gap grows from 1 to L over the first 2/3 of 600 steps",
         "lab_progress": "step {taken:,} of {steps:,}",
-        "lab_stopped": "**Stopped** at {at}: this run was not measured.",
+        "lab_stopped": " (stopped by you; the model so far is measured)",
         "lab_yes": "remembers",
         "lab_no": "at chance",
         "lab_partly": "partly",
@@ -427,7 +427,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lab_note_rnn_2000_steps": "tanh RNN, 2000 스텝",
         "lab_note_curriculum": "커리큘럼: 600 스텝의 처음 2/3 동안 학습 간격을 1에서 L까지 늘림",
         "lab_progress": "{steps:,} 스텝 중 {taken:,}",
-        "lab_stopped": "{at}에서 **정지됨**: 이 실행은 측정하지 않았습니다.",
+        "lab_stopped": " (직접 정지함; 그때까지의 모델을 측정함)",
         "lab_yes": "기억함",
         "lab_no": "우연 수준",
         "lab_partly": "일부",
@@ -510,7 +510,8 @@ ERRORS: dict[str, dict[str, str]] = {
         "pickle": "이 파일은 safetensors가 아니라 파이썬 피클입니다. charmodels는 피클을 절대 불러오지 않습니다",
         "torch_zip": "이 파일은 safetensors가 아니라 torch.save zip 파일(안에 피클이 있음)입니다. "
         "charmodels는 피클을 절대 불러오지 않습니다",
-        "not_safetensors": "읽을 수 있는 safetensors 파일이 아닙니다 (잘렸거나 손상되었나요?): {detail}",
+        # the detail is the safetensors library's own English: left out of the Korean sentence
+        "not_safetensors": "읽을 수 있는 safetensors 파일이 아닙니다 (잘렸거나 손상되었나요?)",
         "not_charmodels": "safetensors 파일이지만 charmodels 체크포인트가 아닙니다 (charmodels 형식 표시가 없음)",
         "not_train_state": "safetensors 파일이지만 charmodels 학습 상태가 아닙니다",
         "no_train_state": "여기에는 학습 상태가 없습니다: 체크포인트 경로를 주고 저장한 실행인가요?",

@@ -1,6 +1,6 @@
 """Take the README's screenshots of the real app in a real headless Chromium.
 
-    python demo/screenshots.py               # writes demo/screenshots/*.png (eight of them)
+    python demo/screenshots.py               # writes demo/screenshots/*.png (nine of them)
     python demo/screenshots.py --out /tmp/s  # somewhere else
 
 Launches demo/app.py on a free localhost port (as the tests do) and drives Debian's
@@ -106,75 +106,98 @@ def shoot_part(page, path: Path, top: str, bottom: str, left: str | None = None,
     print(f"{path}  {path.stat().st_size / 1024:.0f} KB  ({box['width']:.0f}x{box['height']:.0f})")
 
 
+def pick_text(page, name: str) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#cm-corpus input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    expect(page.locator("#cm-corpus input")).to_have_value(name, timeout=WAIT)
+
+
 def predict(browser, url: str, out: Path) -> None:
+    """An unsure model (Tiny Shakespeare) sampled at temperature 0.8: the bars, the shading and
+    the step inspector show real uncertainty."""
     from playwright.sync_api import expect
 
     page = open_page(browser, url, "en-US", 1280, 800)
-    prompt = page.locator(PROMPT)
-    prompt.fill("")
-    prompt.press_sequentially("Knowing", delay=15)
-    expect(page.locator(TOP)).to_have_text("␣", timeout=WAIT)
-    set_number(page, "number input for Characters to write", 64)  # to the end of the text
+    pick_text(page, "Tiny Shakespeare (unsure)")
+    expect(page.locator(PROMPT)).to_have_value("KING RICHARD III:\nNow is the winter of our ", timeout=WAIT)
+    set_number(page, "number input for Characters to write", 120)
     set_number(page, "number input for Temperature (0 = greedy)", 0.8)
     set_number(page, "Seed (-1 = random)", 7)
-    generate(page, 64)
-    # the continuation, its shading and the step inspector, under the settings that made it
-    scroll_to(page, "#cm-generate", margin=190)
+    generate(page, 120)
+    scroll_to(page, "[role=tablist]")
     shoot(page, out / "predict.png")
     page.context.close()
 
 
 def compare(browser, url: str, out: Path) -> None:
+    """The Goethe example through the three cells, and the far-word probe below it."""
     from playwright.sync_api import expect
 
     page = open_page(browser, url, "en-US", 1280, 800)
     page.get_by_role("tab", name="RNN vs LSTM vs GRU").click()
     page.locator("#cm-example").click()
-    outputs = page.get_by_role("tabpanel").locator("textarea")
-    for n in (1, 2, 3):
-        expect(outputs.nth(n)).not_to_have_value("", timeout=WAIT)
-    scroll_to(page, "#cm-example", margin=60)  # the example, the prompt and all three answers
-    shoot(page, out / "compare.png")
+    for cell in ("rnn", "lstm", "gru"):
+        expect(page.locator(f"#cm-compare-{cell}-text textarea")).not_to_have_value("", timeout=WAIT)
+    expect(page.locator("#cm-probe table tr")).to_have_count(7, timeout=WAIT)
+    shoot_part(page, out / "compare.png", top="#cm-compare-title", bottom="#cm-probe", left="[role=tablist]")
     page.context.close()
 
 
 def korean(browser, url: str, out: Path) -> None:
+    """The course notes' Korean prose written back by the lecture model, in the Korean page."""
     from playwright.sync_api import expect
 
     page = open_page(browser, url, "ko-KR", 1280, 800)
-    page.locator("#cm-corpus input").click()
-    page.get_by_role("option", name="tsingtao").click()
-    expect(page.locator(PROMPT)).to_have_value("나는 한국 사람이고, 중국 ", timeout=WAIT)
-    set_number(page, "number input for 생성할 문자 수", 60)
-    generate(page, 60)
-    page.evaluate("window.scrollTo(0, 0)")  # the Korean title, labels, corpus and bars
+    pick_text(page, "강의 노트 (확신 없는 모델)")
+    expect(page.locator(PROMPT)).to_have_value("LSTM은 ", timeout=WAIT)
+    set_number(page, "number input for 생성할 문자 수", 120)
+    set_number(page, "number input for 온도 (0 = 탐욕적)", 0.7)
+    generate(page, 120)
+    page.evaluate("window.scrollTo(0, 0)")  # the Korean title, labels, pickers and bars
     shoot(page, out / "korean.png")
     page.context.close()
 
 
 def projector(browser, url: str, out: Path) -> None:
+    """Projector mode at 1280x720: the first screen, as a class sees it."""
     from playwright.sync_api import expect
 
-    page = open_page(browser, url, "en-US", 1280, 720)
-    page.locator("#cm-projector").click()
-    page.wait_for_function("document.body.classList.contains('projector')")
+    page = open_page(browser, url + "?projector", "en-US", 1280, 720)
     page.locator(PROMPT).fill("Knowing is not enough; we must apply. Willing is not enough; we must ")
     expect(page.locator(TOP)).to_have_text("d", timeout=WAIT)
-    scroll_to(page, "[role=tablist]")
+    page.locator(PROMPT).press("Enter")  # Enter generates
+    expect(page.locator("#cm-continuation textarea")).not_to_have_value("", timeout=WAIT)
+    page.evaluate("window.scrollTo(0, 0)")
     shoot(page, out / "projector.png")
     page.context.close()
 
 
+def phone(browser, url: str, out: Path) -> None:
+    """A phone (390x844): the prompt and the bars first."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url, "ko-KR", 390, 844)
+    page.locator(PROMPT).fill("Knowing is not enough; we must apply. Willing is not enough; we must ")
+    expect(page.locator(TOP)).to_have_text("d", timeout=WAIT)
+    page.evaluate("window.scrollTo(0, 0)")
+    shoot(page, out / "phone.png")
+    page.context.close()
+
+
 def card(browser, url: str, out: Path) -> None:
+    """goethe-rnn's training replay at an early step: wrong characters, spaces as ␣, marked."""
     from playwright.sync_api import expect
 
     page = open_page(browser, url, "en-US", 1280, 800)
+    page.locator("#cm-cell").get_by_text("RNN").click()
     page.get_by_role("tab", name="Model card & training").click()
-    expect(page.locator("#cm-card")).to_contain_text("tf_acc", timeout=WAIT)
-    page.locator("#cm-card table").first.wait_for()
+    expect(page.locator("#cm-card")).to_contain_text("goethe-rnn", timeout=WAIT)
+    set_number(page, "number input for Training step (recorded predictions)", 2)  # step 17: spaces everywhere
+    expect(page.locator("#cm-snapshot .cm-ws").first).to_be_visible(timeout=WAIT)
     page.wait_for_timeout(800)  # the loss plot draws itself
-    scroll_to(page, "[role=tablist]")
-    shoot(page, out / "card.png")
+    shoot_part(page, out / "card.png", top="#cm-card", bottom="#cm-snapshot", left="[role=tablist]")
     page.context.close()
 
 
@@ -215,7 +238,7 @@ def train(browser, url: str, out: Path) -> None:
     page.locator("#cm-train").click()
     expect(page.locator("#cm-train-status")).to_contain_text("done", timeout=150_000)
     page.locator("#cm-train-download a[download]").wait_for()
-    expect(page.locator("#cm-about")).to_contain_text("quick brown fox", timeout=WAIT)  # now the page's model
+    expect(page.locator("#cm-corpus input")).to_have_value("mytext-lstm (trained here)", timeout=WAIT)  # now the page's model
     page.locator("#cm-train-view .cm-snapshot").wait_for()
     shoot_part(page, out / "train.png", top="[role=tablist]", bottom="#cm-train-download")
     page.context.close()
@@ -247,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                for take in (predict, compare, korean, projector, card, inside, train, lab):
+                for take in (predict, compare, korean, projector, phone, card, inside, train, lab):
                     take(browser, url, args.out)
             finally:
                 browser.close()

@@ -353,8 +353,13 @@ def lab_results() -> dict:
     return {name: {"config": grid["config"], "means": grid["means"]} for name, grid in grids.items()}
 
 
-def lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, interval: float = 0.3):
-    """Train one lab point in a thread; yields (steps so far, [(step, loss)], result or None) until it ends."""
+def lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, interval: float = 0.3,
+            stop: threading.Event | None = None):
+    """Train one lab point in a thread; yields (steps so far, [(step, loss)], result or None) until it ends.
+
+    `stop` set: training ends after its current step and the model so far is measured (the
+    result says `stopped`), as at the time limit.
+    """
     from charmodels.checks import choice
     from charmodels.lab import LabConfig, run_point
 
@@ -366,7 +371,7 @@ def lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, in
                        forget_bias=1.0 if forget_bias and cell == "lstm" else None, curriculum=bool(curriculum))
     losses: queue.SimpleQueue = queue.SimpleQueue()
     done: queue.SimpleQueue = queue.SimpleQueue()
-    stop = threading.Event()
+    stop = threading.Event() if stop is None else stop
     started = time.monotonic()
 
     def on_step(step: int, loss: float) -> bool:

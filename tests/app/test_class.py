@@ -200,21 +200,32 @@ def test_phone_has_prompt_and_bars_first_and_the_upload_folded(make_page, server
 # ---- 2. streaming that keeps up, and switching that stops ----
 
 
-def test_2000_characters_reach_the_page_within_1_5_times_the_servers_time(page, server_url, open_app, slow_model, upload):
-    from charmodels.serving import register_upload
+def test_2000_characters_reach_the_page_within_1_5_times_the_servers_time(page, server_url, open_app, slow_model, upload, monkeypatch):
+    """The server's time is that of the very generation the page shows (the browser drawing it
+    shares the CPU): from the request of its first character to its last."""
     from demo import service
 
+    timing = {}
+    stream = service.stream
+
+    def timed(*args):
+        text, notes, steps = stream(*args)
+
+        def steps_timed():
+            timing["start"] = time.perf_counter()
+            count = 0
+            for step in steps:
+                count += 1
+                yield step
+            timing["end"], timing["count"] = time.perf_counter(), count
+
+        return text, notes, steps_timed()
+
+    monkeypatch.setattr(service, "stream", timed)  # the server runs in this process
     open_app(page, server_url)
     upload(page, slow_model)
     expect(page.locator("#cm-notes")).to_contain_text("'a'")
     set_number(page, "number input for Characters to write", 2000)
-    # the server's own time to write them: the same model, prompt and settings, in this process
-    key = register_upload(slow_model)
-    started = time.perf_counter()
-    _, _, steps = service.stream(key, "", service.check_request(2000, 0, 0, 1, 0))
-    written = sum(1 for _ in steps)
-    server = time.perf_counter() - started
-    assert written == 2000
     # the page: from the click to the moment its box holds all 2,000 characters
     page.evaluate("""() => {
       const box = document.querySelector('#cm-continuation textarea');
@@ -225,7 +236,10 @@ def test_2000_characters_reach_the_page_within_1_5_times_the_servers_time(page, 
     }""")
     page.wait_for_function("window.cmDone !== null", timeout=120_000)
     shown = page.evaluate("(window.cmDone - window.cmStart) / 1000")
+    assert timing["count"] == 2000
+    server = timing["end"] - timing["start"]
     assert shown <= 1.5 * server, f"the page took {shown:.2f} s, the server {server:.2f} s"
+    print(f"2,000 characters: the server wrote them in {server:.2f} s, the page showed them after {shown:.2f} s ({shown / server:.2f}x)")
 
 
 def test_switching_the_text_stops_a_running_generation_and_clears_it(page, server_url, open_app, slow_model, upload):
@@ -462,10 +476,14 @@ def test_the_memory_lab_forget_gate_is_the_lstms_and_stop_leaves_a_stopped_state
     result = page.locator("#cm-lab-result")
     expect(result).to_contain_text(re.compile(r"step [\d,]+ of 2,000"))
     page.locator("#cm-lab-stop").click()
-    expect(result).to_contain_text(re.compile(r"Stopped at step [\d,]+ of 2,000: this run was not measured"))
+    # a stopped state: the model so far measured, and said to be stopped, not a progress line for ever
+    expect(result).to_contain_text(re.compile(r"GRU, L = 10: accuracy \d+%.* [\d,]+ steps in .*stopped by you"))
     said = result.inner_text()
+    steps = int(re.search(r"([\d,]+) steps in", said).group(1).replace(",", ""))
+    assert steps < 2000
     page.wait_for_timeout(1500)
-    assert result.inner_text() == said  # a stopped state, not a progress line for ever
+    assert result.inner_text() == said
+    assert "Error" not in said
 
 
 # ---- 9. unsure models, the natural choice for the softmax and the temperature ----

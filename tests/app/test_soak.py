@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 import app  # demo/app.py, put on sys.path by conftest.py
 from charmodels.checkpoint import shipped_names
 from demo import service
+from demo.handlers import word_notes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")  # pandas 3 inside Gradio's queue
 
@@ -66,7 +67,7 @@ def expected_answer(endpoint: str, args: tuple):
     if endpoint == "/next_chars":
         checkpoint, prompt = args
         pairs, notes = service.next_chars(checkpoint, prompt)
-        return jsonable([dict(pairs), app.word_notes("en", notes, between="\n")])
+        return jsonable([dict(pairs), word_notes("en", notes, between="\n")])
     checkpoint, prompt, length, temperature, top_k, top_p, seed = args
     request = service.check_request(length, temperature, top_k, top_p, seed)
     _, _, steps = service.stream(checkpoint, prompt, request)
