@@ -2,6 +2,7 @@
 
     python scripts/train_classroom.py             # all nine into checkpoints/ (about 10 minutes, one core)
     python scripts/train_classroom.py --only goethe_lines --out /tmp/x
+    python scripts/train_classroom.py --seeds 4   # goethe_lines' recipe over seeds 0-3: which cell reads the far word
 
 Each model is made by `train.py` with fixed flags, a fixed number of steps and one thread,
 so the same command with the same torch on the same kind of CPU gives the same tensors:
@@ -95,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=MODELS, action="append", help="one text's models (repeatable; default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "checkpoints", help="where the checkpoints go; default checkpoints/")
+    parser.add_argument("--seeds", type=int, metavar="N",
+                        help="only measure: goethe_lines' three cells trained with seeds 0..N-1, nothing saved")
     args = parser.parse_args(argv)
+    if args.seeds:
+        return measure_seeds(args.seeds)
     args.out.mkdir(parents=True, exist_ok=True)
     import charmodels as cm
 
@@ -125,6 +130,30 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copyfile(made, args.out / made.name)
                 model = cm.load_checkpoint(args.out / made.name)
                 print(f"  {summary(model)}", flush=True)
+    return 0
+
+
+def measure_seeds(seeds: int) -> int:
+    """goethe_lines' recipe over several seeds: does each cell reach the bar, and does its answer
+    after `we must ` follow the first word (the far-word probe of the app's comparison tab)?"""
+    import charmodels as cm
+
+    swapped = {"Willing is not enough; we must ": "d", "Knowing is not enough; we must ": "a"}
+    print(f"{'cell':5s} {'seed':>4s} {'steps':>6s} {'attempts':>8s}  bar    p(d | Willing)  p(a | Knowing)")
+    with tempfile.TemporaryDirectory(prefix="charmodels-seeds-") as scratch:
+        text = Path(scratch) / "goethe_lines.txt"
+        text.write_text(goethe_lines_text(), encoding="utf-8")
+        for cell in CELLS:
+            for seed in range(seeds):
+                run = Path(scratch) / f"{cell}-{seed}"
+                run.mkdir()
+                train(["--text-file", str(text), "--name", "goethe_lines", "--lines", "--cell", cell,
+                       "--hidden-size", str(GOETHE_LINES_SIZES[cell]), "--seed", str(seed), "--out", str(run)], run / "train.log")
+                model = cm.load_checkpoint(run / f"goethe_lines-{cell}.safetensors")
+                p = [dict(cm.next_char_probs(model, prompt))[answer] for prompt, answer in swapped.items()]
+                m, h = model.info["metrics"], model.info["history"]
+                bar = "yes" if m["tf_acc"] == 1 and m["recon"] == 1 and m["min_p"] >= 0.9 else "no "
+                print(f"{cell:5s} {seed:4d} {h['steps']:6d} {h['attempts']:8d}  {bar}    {p[0]:14.2f}  {p[1]:14.2f}", flush=True)
     return 0
 
 
