@@ -52,7 +52,8 @@ MODELS = ("goethe_lines", "lecture_ko", "shakespeare")
 
 def lecture_text(seeds: Path = SEEDS) -> str:
     """The Korean prose of the course notes, in the seeds' order: every line with Hangul that
-    is not code (fenced or indented) or front matter, with Markdown and HTML markup removed."""
+    is not code (fenced or indented) or front matter, with Markdown and HTML markup removed,
+    a line that repeats the one before it kept once."""
     lines = []
     for path in sorted(seeds.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
@@ -68,7 +69,7 @@ def lecture_text(seeds: Path = SEEDS) -> str:
             line = line.replace("$", "").replace("**", "").replace("`", "").replace("\\_", "_")
             line = re.sub(r"^#+\s*", "", line)  # headings: their words
             line = re.sub(r"\s+", " ", line).strip()
-            if re.search("[가-힣]", line):
+            if re.search("[가-힣]", line) and (not lines or lines[-1] != line):  # a slide's repeated heading once
                 lines.append(line)
     return "\n".join(lines) + "\n"
 
