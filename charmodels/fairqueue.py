@@ -37,6 +37,7 @@ Nothing here imports torch or says anything in words: states are codes, problems
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import heapq
 import itertools
@@ -48,7 +49,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -214,10 +215,8 @@ class Ticket:
             while True:
                 status = self.status()
                 finished = status.finished  # before the yield: a caller that stops at the final status keeps it
-                shown = (status.state, status.position, round(status.start_expected), round(status.end_expected),
-                         id(status.progress), status.shared)
-                if shown != seen:
-                    seen = shown
+                if _shown(status) != seen:
+                    seen = _shown(status)
                     yield status
                 if finished:
                     return
@@ -225,6 +224,34 @@ class Ticket:
         finally:
             if not finished:
                 self.leave()
+
+    async def updates_async(self, interval: float = 0.25) -> AsyncIterator[Status]:
+        """`updates()` for an async handler: it waits with asyncio.sleep, so a visitor waiting in
+        line holds no thread (Gradio runs a sync generator in one of its 40 worker threads: 40
+        visitors waiting would hold them all, and generation would wait for a free one).
+        Cancelling the task or closing the generator early leaves the line."""
+        interval = number("interval", interval, 0, 60, above_low=True)
+        seen = None
+        finished = False
+        try:
+            while True:
+                status = self.status()
+                finished = status.finished
+                if _shown(status) != seen:
+                    seen = _shown(status)
+                    yield status
+                if finished:
+                    return
+                await asyncio.sleep(interval)
+        finally:
+            if not finished:
+                self.leave()
+
+
+def _shown(status: Status) -> tuple:
+    """What a live view shows of a status: a new one is sent when this changes."""
+    return (status.state, status.position, round(status.start_expected), round(status.end_expected),
+            id(status.progress), status.shared)
 
 
 class FairQueue:

@@ -35,14 +35,12 @@ and `history.reached` is False: the caller says so (charmodels.jobs reports "all
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
-from torch.nn import functional as F
 
 from .checkpoint import corpus_record
 from .checks import number, whole
@@ -95,6 +93,7 @@ class MemorizeConfig:
     clip: float = 1.0
     seed: int = 0
     target_min_p: float = 0.92
+    lr_halving: int | None = None  # EXPERIMENT: passes over which the rate halves (down to a tenth); None: constant
 
     def __post_init__(self) -> None:
         number("MemorizeConfig.lr", self.lr, 0, 1, above_low=True)
@@ -119,6 +118,8 @@ class Cut:
     targets: torch.Tensor  # (rows, width) ids to predict
     valid: torch.Tensor  # (rows, width) bool: a real position (trained on)
     window: int
+    start: torch.Tensor  # the starts as a tensor
+    length: torch.Tensor  # the lengths as a tensor
 
     @property
     def windows(self) -> int:
@@ -139,7 +140,8 @@ def cut(ids: torch.Tensor, offset: int, window: int, windows_per_stream: int) ->
         inputs[row, : end - start] = ids[start:end]
         targets[row, : end - start] = ids[start + 1 : end + 1]
         valid[row, : end - start] = True
-    return Cut(tuple(starts), tuple(e - s for s, e in zip(starts, ends)), inputs, targets, valid, window)
+    lengths = [e - s for s, e in zip(starts, ends)]
+    return Cut(tuple(starts), tuple(lengths), inputs, targets, valid, window, torch.tensor(starts), torch.tensor(lengths))
 
 
 def memorize(
@@ -172,11 +174,13 @@ def memorize(
     window, width = config.window, config.window * config.windows_per_stream
     half = max(1, window // 2)
     cuts: dict[int, Cut] = {}  # offset -> that pass's reading (the offsets repeat)
-    table: dict[int, tuple[torch.Tensor, ...]] = {}  # position -> the state the text had there, last seen
     started = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = CharModel(model_config, vocab)
+    # the state the text had at each position, as a window last ended there: (position, layers, hidden) per part
+    table = [torch.zeros(n + 1, *part.shape[::2]) for part in model.init_state(1)]
+    known = torch.zeros(n + 1, dtype=torch.bool)
     history = History(attempts=1)
     losses, snapshots = Thinning(CURVE_POINTS), Thinning(SNAPSHOTS)
     seen = _Pass(ids, batch.counted[0, :n], batch.first[0], vocab)
@@ -196,9 +200,11 @@ def memorize(
     def stepped(s: Stepped) -> bool | None:
         nonlocal passes
         ended = (s.step - step) * window  # columns read so far in this pass
-        for row, (start, length) in enumerate(zip(current.starts, current.lengths)):
-            if length >= ended:  # the window ended on a real position: remember the state there
-                table[start + ended] = tuple(part[:, row].clone() for part in s.state)
+        rows = current.length >= ended  # the window ended on a real position there: remember the state
+        where = current.start[rows] + ended
+        for kept, part in zip(table, s.state):
+            kept[where] = part[:, rows].transpose(0, 1)
+        known[where] = True
         if s.step - step < current.windows:
             return None
         passes += 1
@@ -213,7 +219,7 @@ def memorize(
         snapshots.add(passes, scores.prediction)
         key = (reached, scores.tf_acc, scores.min_p, -loss)
         if best["key"] is None or key > best["key"]:
-            best["key"], best["weights"] = key, copy.deepcopy(model.state_dict())
+            best["key"], best["weights"] = key, {k: v.detach().clone() for k, v in model.state_dict().items()}
             history.best = {"attempt": 1, "step": passes, "tf_acc": scores.tf_acc, "min_p": scores.min_p, "loss": loss}
         history.reached = reached
         if on_step is not None and on_step(Progress(1, passes, passes, loss, scores.tf_acc, scores.min_p, scores.prediction)) is False:
@@ -224,11 +230,12 @@ def memorize(
         offset = (passes * half) % width
         current = cuts.get(offset) or cuts.setdefault(offset, cut(ids, offset, window, config.windows_per_stream))
         state = model.init_state(len(current.starts))
-        for row, start in enumerate(current.starts):
-            if start in table:
-                for part, known in zip(state, table[start]):
-                    part[:, row] = known
-        fitted = fit(model, optimizer, windows, Loop(step + current.windows, clip=config.clip), step=step, state=state,
+        rows = known[current.start]
+        for part, kept in zip(state, table):
+            part[:, rows] = kept[current.start[rows]].transpose(0, 1)
+        rate = lr if config.lr_halving is None else max(lr * 0.5 ** (passes / config.lr_halving), lr / 10)
+        fitted = fit(model, optimizer, windows, Loop(step + current.windows, clip=config.clip, schedule=lambda k: rate),
+                     step=step, state=state,
                      on_scored=scored, on_step=stepped)
         if fitted.reason == "diverged":  # the weights are the last finite ones: go on from there, more gently
             history.diverged_at = history.diverged_at or passes + 1
@@ -236,7 +243,7 @@ def memorize(
             if lr < config.lr / 1000:  # diverges at every rate: keep the best weights so far
                 break
             optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-            table.clear()
+            known[:] = False
             seen.reset()
             continue
         step = fitted.steps
@@ -294,12 +301,13 @@ class _Scores:
 
 class _Pass:
     """What one pass's windows scored at each position of the text: the argmax, and the
-    probability of the right character."""
+    probability of the right character (float32: it only decides when to run the exact check)."""
 
     def __init__(self, ids: torch.Tensor, counted: torch.Tensor, first: str, vocab):
-        self.targets, self.counted, self.first, self.vocab = ids[1:], counted, first, vocab
+        self.targets, self.counted, self.first = ids[1:], counted, first
+        self.chars = list(vocab.chars)
         self.best = torch.zeros_like(self.targets)
-        self.right_p = torch.zeros(self.targets.shape, dtype=torch.float64)
+        self.right_p = torch.zeros(self.targets.shape)
         self.losses: list[float] = []
 
     def reset(self) -> None:
@@ -312,9 +320,9 @@ class _Pass:
         columns = slice(j * reading.window, (j + 1) * reading.window)
         with torch.no_grad():
             valid = reading.valid[:, columns]
-            logp = F.log_softmax(logits.double(), dim=-1)
-            right_p = logp.gather(-1, reading.targets[:, columns].unsqueeze(-1)).squeeze(-1).exp()
-            where = torch.tensor(reading.starts)[:, None] + torch.arange(columns.start, columns.stop)[None, :]
+            right = logits.gather(-1, reading.targets[:, columns].unsqueeze(-1)).squeeze(-1)
+            right_p = (right - torch.logsumexp(logits, dim=-1)).exp()
+            where = reading.start[:, None] + torch.arange(columns.start, columns.stop)[None, :]
             self.right_p[where[valid]] = right_p[valid]
             self.best[where[valid]] = logits.argmax(dim=-1)[valid]
 
@@ -325,4 +333,5 @@ class _Pass:
         n = int(self.counted.sum())
         tf_acc = float(((self.best == self.targets) & self.counted).sum()) / n
         min_p = float(self.right_p[self.counted].min())
-        return _Scores(tf_acc, min_p, self.first + self.vocab.decode(self.best.tolist()))
+        chars = self.chars
+        return _Scores(tf_acc, min_p, self.first + "".join([chars[i] for i in self.best.tolist()]))

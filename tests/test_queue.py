@@ -233,6 +233,32 @@ def test_updates_end_with_the_result_and_keep_it(queue):
         assert progress[-1].step <= 300 and progress[-1].prediction
 
 
+def test_async_updates_hold_no_thread_and_leave_when_cancelled(queue):
+    import asyncio
+
+    async def follow(ticket):
+        return [s async for s in ticket.updates_async(interval=0.02)]
+
+    statuses = asyncio.run(follow(queue.submit("a", quick(1))))
+    assert statuses[-1].state == DONE and statuses[-1].result.path.is_file()
+
+    blocker = queue.submit("b", busy())
+    wait_until(lambda: blocker.status().state == RUNNING, what="start")
+    waiting = queue.submit("c", quick(2))
+
+    async def cancel_while_waiting():
+        task = asyncio.create_task(follow(waiting))
+        await asyncio.sleep(0.2)
+        task.cancel()  # what Gradio does when the page goes away
+        await asyncio.gather(task, return_exceptions=True)
+
+    threads = threading.active_count()
+    asyncio.run(cancel_while_waiting())
+    assert threading.active_count() <= threads
+    assert waiting.status().state == LEFT
+    blocker.leave()
+
+
 def test_two_sessions_cannot_see_each_others_requests(queue, tmp_path):
     a = queue.submit("session-a", quick(1))
     b = queue.submit("session-b", quick(2))
