@@ -285,34 +285,39 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
             gr.Markdown(i18n("train_intro"), elem_id="cm-train-intro")
             with gr.Row():
                 with gr.Column(scale=3):
-                    train_text = gr.Textbox(label=i18n("train_text"), lines=5, max_lines=12, elem_id="cm-train-text")
-                    train_file = gr.File(label=i18n("train_file"), file_types=[".txt"], type="filepath", height=110)
+                    train_text = gr.Textbox(label=i18n("train_text"), lines=4, max_lines=12, elem_id="cm-train-text")
+                    with gr.Row():
+                        train_button = gr.Button(i18n("train"), variant="primary", elem_id="cm-train")
+                        train_stop = gr.Button(i18n("stop"), variant="stop", elem_id="cm-train-stop")
+                with gr.Column(scale=2, min_width=240):
+                    train_cell = gr.Radio(choices=CELL_CHOICES, value="lstm", label=i18n("cell"), elem_id="cm-train-cell")
+                    train_steps = gr.Slider(10, 3000, value=300, step=10, label=i18n("train_steps"))
+                    hidden_size = gr.Slider(8, 256, value=64, step=8, label=i18n("hidden_size"))
+            with gr.Row():
+                train_file = gr.File(label=i18n("train_file"), file_types=[".txt"], type="filepath", height=100, scale=3)
                 with gr.Column(scale=2, min_width=240):
                     train_name = gr.Textbox(value="mytext", label=i18n("train_name"), max_lines=1)
-                    train_cell = gr.Radio(choices=CELL_CHOICES, value="lstm", label=i18n("cell"), elem_id="cm-train-cell")
-                    hidden_size = gr.Slider(8, 256, value=64, step=8, label=i18n("hidden_size"))
-                    train_steps = gr.Slider(10, 3000, value=300, step=10, label=i18n("train_steps"))
                     train_lines = gr.Checkbox(value=False, label=i18n("train_lines"))
-            with gr.Row():
-                train_button = gr.Button(i18n("train"), variant="primary", elem_id="cm-train")
-                train_stop = gr.Button(i18n("stop"), variant="stop", elem_id="cm-train-stop")
             train_status = gr.Markdown(elem_id="cm-train-status")
             train_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=260, elem_id="cm-train-loss")
             train_view = gr.HTML(elem_id="cm-train-view")
             train_download = gr.File(label=i18n("train_download"), interactive=False, elem_id="cm-train-download")
 
         with gr.Tab(i18n("tab_lab"), id="lab"):
-            gr.Markdown(i18n("lab_intro"), elem_id="cm-lab-intro")
-            lab_grid = gr.Radio(
-                choices=[(say("en", f"lab_note_{name}"), name) for name in on.LAB_GRIDS], value="main", label=i18n("lab_grid"),
-                elem_id="cm-lab-grid",
-            )
+            # the plot and the runs side by side: a run picked, its curves change in the same screen
             with gr.Row():
-                lab_plot = gr.LinePlot(
-                    x="gap", y="accuracy", color="cell", label=i18n("lab_accuracy"), height=360, y_lim=[0.4, 1.02],
-                    color_map=on.CELL_COLORS, elem_id="cm-lab-plot", scale=3,
+                with gr.Column(scale=3):
+                    gr.Markdown(on.CELL_LEGEND, elem_id="cm-lab-legend")  # Vega's legend, under the plot, was cut off
+                    lab_plot = gr.LinePlot(
+                        x="gap", y="accuracy", color="cell", label=i18n("lab_accuracy"), height=360, y_lim=[0.4, 1.02],
+                        color_map=on.CELL_COLORS, colors_in_legend=[], elem_id="cm-lab-plot",
+                    )
+                lab_grid = gr.Radio(
+                    choices=[(say("en", f"lab_note_{name}"), name) for name in on.LAB_GRIDS], value="main",
+                    label=i18n("lab_grid"), elem_id="cm-lab-grid", scale=2,
                 )
-                lab_table = gr.Markdown(elem_id="cm-lab-table")
+            lab_table = gr.Markdown(elem_id="cm-lab-table")
+            gr.Markdown(i18n("lab_intro"), elem_id="cm-lab-intro")
             gr.Markdown(i18n("lab_live"))
             with gr.Row():
                 lab_cell = gr.Radio(choices=CELL_CHOICES, value="rnn", label=i18n("cell"), elem_id="cm-lab-cell")
@@ -329,7 +334,8 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
 
         with gr.Tab(i18n("tab_card"), id="card"):
             card = gr.Markdown(elem_id="cm-card")
-            loss_plot = gr.LinePlot(x="step", y="loss", color="attempt", label=i18n("loss"), height=260)
+            loss_plot = gr.LinePlot(x="step", y="loss", color="attempt", label=i18n("loss_by_attempt"), height=260,
+                                    colors_in_legend=[])
             snapshot = gr.Slider(1, 2, value=1, step=1, label=i18n("snapshot"), elem_id="cm-snapshot-step")
             gr.Markdown(i18n("prediction"))
             prediction = gr.HTML(elem_id="cm-snapshot")

@@ -155,7 +155,7 @@ def loss_curve(frame: pd.DataFrame, lang: str) -> gr.LinePlot:
     """A loss curve with its axes named in the page's language (gr.I18n keys in a plot's titles
     are not translated again after the server updates the plot, so the server words them)."""
     return gr.LinePlot(value=frame, x_title=say(lang, "axis_step"), y_title=say(lang, "axis_loss"),
-                       color_title=say(lang, "axis_attempt"))
+                       color_title=say(lang, "axis_attempt"), colors_in_legend=[])
 
 
 def about_text(model, text: str | None, lang: str) -> str:
@@ -515,14 +515,14 @@ def on_lab_grid(name: str, lang: str) -> dict:
     frame = pd.DataFrame(
         [(row["cell"].upper(), row["gap"], row["mean"]) for row in grid["means"]], columns=["cell", "gap", "accuracy"]
     ).astype({"gap": "int64", "accuracy": "float64"})
-    legend = " · ".join(f'<span style="color:{color}">■</span> {cell}' for cell, color in CELL_COLORS.items())
     note = say(lang, f"lab_note_{name}") if name in LAB_GRIDS else grid["config"].get("note", name)
     plot = gr.LinePlot(value=frame, x_title=say(lang, "axis_gap"), y_title=say(lang, "axis_accuracy"),
-                       color_title=say(lang, "axis_cell"))
-    return {"lab_plot": plot, "lab_table": f"{legend}\n\n```text\n{format_table(grid['means'])}\n```\n{note}"}
+                       color_title=say(lang, "axis_cell"), colors_in_legend=[])
+    return {"lab_plot": plot, "lab_table": f"```text\n{format_table(grid['means'])}\n```\n{note}"}
 
 
 CELL_COLORS = {"RNN": "#2563eb", "LSTM": "#ea580c", "GRU": "#16a34a"}
+CELL_LEGEND = " · ".join(f'<span style="color:{color}">■</span> {cell}' for cell, color in CELL_COLORS.items())
 
 
 def on_lab_cell(cell: str) -> dict:

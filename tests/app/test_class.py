@@ -127,8 +127,8 @@ def test_projector_shows_the_essentials_at_1280x720_and_nothing_under_20_px(make
         "tab_predict": [PROMPT, "#cm-generate"],
         "tab_compare": ["#cm-compare-prompt textarea", "#cm-compare", "#cm-example"],
         "tab_inside": ["#cm-inside-prompt textarea", "#cm-inside"],
-        "tab_train": ["#cm-train-text textarea", "#cm-train-cell"],
-        "tab_lab": ["#cm-lab-grid"],
+        "tab_train": ["#cm-train-text textarea", "#cm-train-cell", "#cm-train"],
+        "tab_lab": ["#cm-lab-grid", "#cm-lab-plot"],
         "tab_card": ["#cm-card"],
     }
     for tab, selectors in first_view.items():
