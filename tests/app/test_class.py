@@ -281,6 +281,15 @@ def test_enter_generates_without_a_newline_and_shift_enter_adds_one(page, server
     expect(prompt).to_have_value("Willing\n")
     expect(page.locator("#cm-notes")).to_contain_text("'⏎'")  # goethe never saw a newline: said, and left out
     assert page.locator(CONTINUATION).input_value() == expected  # Shift+Enter does not generate
+    # Enter that ends a Korean input method's composition belongs to it: no generation
+    prompt.fill("나")
+    composing = prompt.evaluate("""box => {
+      const event = new KeyboardEvent('keydown', {key: 'Enter', isComposing: true, bubbles: true, cancelable: true});
+      return box.dispatchEvent(event);
+    }""")
+    assert composing  # not taken by the page's listener
+    page.wait_for_timeout(500)
+    assert page.locator(CONTINUATION).input_value() == expected
     # Enter in the Inside tab's prompt looks inside
     page.get_by_role("tab", name="Inside").click()
     inside = page.locator("#cm-inside-prompt textarea")

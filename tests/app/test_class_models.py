@@ -22,7 +22,7 @@ CELLS = ("rnn", "lstm", "gru")
 CLASSROOM = ("goethe_lines", "lecture_ko", "shakespeare")
 sys.path.insert(0, str(SCRIPTS))
 
-import train_classroom  # noqa: E402  (scripts/ is not a package)
+import train_classroom  # (scripts/ is not a package: put on sys.path above)
 
 # ---- the checkpoints ----
 
