@@ -128,8 +128,10 @@ class Wiring:
     def __init__(self, components: dict, banner: gr.Markdown, lang: gr.Textbox):
         self.components, self.banner, self.lang = components, banner, lang
 
-    def __call__(self, triggers, fn, inputs: list, outputs: list[str], notice: str | None = None, **kwargs):
-        """`triggers`: a list of events (`button.click`, ...), or an event to follow (its `.then`)."""
+    def __call__(self, triggers, fn, inputs: list, outputs: list[str], notice: str | None = None,
+                 emptied: str | None = None, **kwargs):
+        """`triggers`: a list of events (`button.click`, ...), or an event to follow (its `.then`).
+        `emptied`: an output emptied when the handler fails (a refused upload leaves the box free)."""
         targets = [self.components[name] for name in outputs]
         lang_at = inputs.index(self.lang) if self.lang in inputs else None
         banner, components = self.banner, self.components
@@ -143,9 +145,10 @@ class Wiring:
 
         def refused(error: Exception, args: tuple) -> dict:
             said = error_text(args[lang_at] if lang_at is not None else "en", error)
+            answer = {components[emptied]: None} if emptied is not None else {}
             if notice is not None:
-                return {components[notice]: f"⚠️ {said}", banner: cleared}
-            return {banner: gr.Markdown(value=f"⚠️ {said}", visible=True)}
+                return {**answer, components[notice]: f"⚠️ {said}", banner: cleared}
+            return {**answer, banner: gr.Markdown(value=f"⚠️ {said}", visible=True)}
 
         # a handler with a `request` parameter is told the page's session (Gradio fills the first parameter)
         wants_request = "request" in inspect.signature(fn).parameters
@@ -378,7 +381,7 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     switching = {"trigger_mode": "always_last"}
     wire([corpus.change], on.on_text, [corpus, cell, checkpoint, own, lang], model_views, **switching)
     wire([cell.input], on.on_cell, [corpus, cell, prompt, own, lang], model_views, **switching)
-    wire([upload.upload], on.on_upload, [upload, own, lang], [*model_views, "own", "upload"], **switching)
+    wire([upload.upload], on.on_upload, [upload, own, lang], [*model_views, "own", "upload"], emptied="upload", **switching)
     for key, button in unsure_buttons.items():
         wire([button.click], functools.partial(on.on_unsure, key), [own, lang], model_views, **switching)
     wire([checkpoint.change], on.on_new_model_inside, [checkpoint, inside_prompt, inside_drawn, lang],

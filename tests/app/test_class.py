@@ -341,6 +341,7 @@ def test_a_refused_training_and_a_bad_upload_leave_the_pickers_usable(make_page,
     if lang == "ko":
         assert re.search("[가-힣]", said) and "not a readable" not in said
     assert page.evaluate(COVERED) == []
+    expect(page.locator("#cm-upload-box input[type=file]")).to_have_count(1)  # the box is free for another file
     page.screenshot(path=str(artifacts / f"class-error-{lang}.png"))
     page.locator("#cm-cell").get_by_text("RNN").click()
     page.get_by_role("tab", name=say(lang, "tab_card")).click()
