@@ -14,7 +14,7 @@ so the same command with the same torch on the same kind of CPU gives the same t
   temperature mean something.
 - **lecture_ko-{rnn,lstm,gru}**: the Korean prose of the course notes (../shared/seeds/,
   extracted by `lecture_text` below: lines with Hangul outside code, markup removed),
-  1 x 256 units over a 32-wide embedding; the text is small and travels in the checkpoint.
+  1 x 256 units, one-hot input, dropout 0.5; the text is small and travels in the checkpoint.
 - **goethe_lines-{rnn,lstm,gru}**: the Goethe quotation one sentence a line, each read from
   a fresh state, so counting sentences cannot tell `apply` from `do`: only the first word
   can. Cells of matched size (about 22,000 parameters) trained with the same recipe
@@ -43,8 +43,8 @@ CELLS = ("rnn", "lstm", "gru")
 LONG = ["--long", "--eval-every", "0", "--checkpoint-every", "0", "--seed", "0"]
 # train.py's long-text recipe at a size that trains in minutes on one core
 SHAKESPEARE = ["--hidden-size", "128", "--layers", "2", "--max-steps", "6000"]
-# 12,000 characters: a smaller input (embedding) for its ~500 distinct characters, more dropout
-LECTURE = ["--hidden-size", "256", "--layers", "1", "--embedding-dim", "32", "--dropout", "0.5", "--max-steps", "800"]
+# 12,000 characters, 501 distinct, one-hot as in the seeds (and readable by the course's code): more dropout
+LECTURE = ["--hidden-size", "256", "--layers", "1", "--dropout", "0.5", "--max-steps", "800"]
 # matched in parameters (22,294 / 22,714 / 22,342 with goethe's 21 characters and the newline)
 GOETHE_LINES_SIZES = {"rnn": 128, "lstm": 62, "gru": 72}
 MODELS = ("goethe_lines", "lecture_ko", "shakespeare")

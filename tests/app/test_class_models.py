@@ -30,7 +30,7 @@ import train_classroom  # (scripts/ is not a package: put on sys.path above)
 @pytest.mark.parametrize("name", [f"{text}-{cell}" for text in CLASSROOM for cell in CELLS])
 def test_each_classroom_checkpoint_is_small_and_carries_what_it_should(name):
     path = ROOT / "checkpoints" / f"{name}.safetensors"
-    assert path.stat().st_size < 3 * 1024**2  # a few MB at most
+    assert path.stat().st_size < 4 * 1024**2  # a few MB at most
     model = cm.load_checkpoint(name)
     text, cell = name.rsplit("-", 1)
     assert model.config.cell == cell
