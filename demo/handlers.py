@@ -151,11 +151,11 @@ def loss_frame(points) -> pd.DataFrame:
     return pd.DataFrame(list(points), columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
 
 
-def loss_curve(frame: pd.DataFrame, lang: str) -> gr.LinePlot:
-    """A loss curve with its axes named in the page's language (gr.I18n keys in a plot's titles
-    are not translated again after the server updates the plot, so the server words them)."""
-    return gr.LinePlot(value=frame, x_title=say(lang, "axis_step"), y_title=say(lang, "axis_loss"),
-                       color_title=say(lang, "axis_attempt"), colors_in_legend=[])
+def loss_curve(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A loss curve's new points, and nothing else: the plot's axis names are built into it
+    (demo/app.py) and translated by gr.I18n. In Gradio 6.31 an update that changes a plot's
+    other properties (its titles, a new colors_in_legend list) drops the new points."""
+    return frame
 
 
 def about_text(model, text: str | None, lang: str) -> str:
@@ -516,9 +516,8 @@ def on_lab_grid(name: str, lang: str) -> dict:
         [(row["cell"].upper(), row["gap"], row["mean"]) for row in grid["means"]], columns=["cell", "gap", "accuracy"]
     ).astype({"gap": "int64", "accuracy": "float64"})
     note = say(lang, f"lab_note_{name}") if name in LAB_GRIDS else grid["config"].get("note", name)
-    plot = gr.LinePlot(value=frame, x_title=say(lang, "axis_gap"), y_title=say(lang, "axis_accuracy"),
-                       color_title=say(lang, "axis_cell"), colors_in_legend=[])
-    return {"lab_plot": plot, "lab_table": f"```text\n{format_table(grid['means'])}\n```\n{note}"}
+    table = f"```text\n{format_table(grid['means'])}\n```\n{note}"
+    return {"lab_plot": frame, "lab_table": table}  # the plot gets its points only: see loss_curve
 
 
 CELL_COLORS = {"RNN": "#2563eb", "LSTM": "#ea580c", "GRU": "#16a34a"}

@@ -116,6 +116,13 @@ UI: dict[str, dict[str, str]] = {
         "lab_curriculum": "Curriculum: grow the gap during training",
         "lab_run": "Run",
         "lab_seed": "Seed",
+        # plot axes (built into the plots: an update that sets a plot's titles loses its data in Gradio 6.31)
+        "axis_step": "step",
+        "axis_loss": "loss (nats per character)",
+        "axis_gap": "gap L",
+        "axis_accuracy": "accuracy",
+        "axis_attempt": "attempt",
+        "axis_cell": "cell",
         "saliency_intro": "Each character of the prompt shaded by how much the prediction of the next character drops "
         "when the model does not see it (occlusion): orange helped, blue worked against it. "
         "The same prompt through the text's RNN, LSTM and GRU.",
@@ -203,6 +210,12 @@ UI: dict[str, dict[str, str]] = {
         "lab_curriculum": "커리큘럼: 학습하며 간격을 늘리기",
         "lab_run": "실행",
         "lab_seed": "시드",
+        "axis_step": "스텝",
+        "axis_loss": "손실 (문자당 nat)",
+        "axis_gap": "간격 L",
+        "axis_accuracy": "정확도",
+        "axis_attempt": "시도",
+        "axis_cell": "셀",
         "saliency_intro": "프롬프트의 각 문자를, 모델이 그 문자를 보지 못했을 때 다음 문자 예측이 얼마나 떨어지는지(가림 기법)로 "
         "칠했습니다. 주황은 예측을 도왔고 파랑은 방해했습니다. 같은 프롬프트를 그 텍스트의 RNN, LSTM, GRU에 넣었습니다.",
     },
@@ -322,13 +335,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lab_limit": " (stopped at the time limit)",
         "lab_result": "**{cell}, L = {gap}: accuracy {accuracy:.0%}** ({verdict}; chance {chance:.0%}) · "
         "held-out loss {loss:.3f} · hidden {hidden}, {parameters:,} parameters · {steps} steps in {seconds:.1f} s{limit}",
-        # plot axes (the server sets them: a plot does not translate gr.I18n titles after an update)
-        "axis_step": "step",
-        "axis_loss": "loss (nats per character)",
-        "axis_gap": "gap L",
-        "axis_accuracy": "accuracy",
-        "axis_attempt": "attempt",
-        "axis_cell": "cell",
         # the app's own errors (demo/service.py's PageError, and what the page wraps)
         "error_no_file": "no file was uploaded",
         "error_upload_in_use": "an uploaded model is in use: pick a text to go back to the shipped models",
@@ -436,12 +442,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lab_limit": " (시간 제한으로 멈춤)",
         "lab_result": "**{cell}, L = {gap}: 정확도 {accuracy:.0%}** ({verdict}; 우연 {chance:.0%}) · "
         "검증 손실 {loss:.3f} · 은닉 {hidden}, 파라미터 {parameters:,}개 · {steps} 스텝, {seconds:.1f}초{limit}",
-        "axis_step": "스텝",
-        "axis_loss": "손실 (문자당 nat)",
-        "axis_gap": "간격 L",
-        "axis_accuracy": "정확도",
-        "axis_attempt": "시도",
-        "axis_cell": "셀",
         "error_no_file": "올린 파일이 없습니다",
         "error_upload_in_use": "올린 모델을 쓰는 중입니다: 배포된 모델로 돌아가려면 텍스트를 고르세요",
         "error_compare_needs_corpus": "비교는 내장 텍스트로 학습한 기본 RNN, LSTM, GRU로 하는데, 이 모델의 텍스트는 직접 준 것입니다: "

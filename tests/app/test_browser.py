@@ -252,6 +252,7 @@ def test_model_card_follows_the_cell_picker(page, server_url, open_app):
     expect(card).to_contain_text("goethe-lstm")
     expect(card).to_contain_text("tf_acc")
     expect(card).to_contain_text("100.0%")
+    expect(page.locator("#cm-loss-plot .mark-line path").first).to_be_visible()  # the loss curve is drawn
     prediction = page.locator("#cm-snapshot")
     expect(prediction).to_contain_text(re.compile(r"------ \d+ ------"))
     expect(prediction).to_contain_text(CORPORA["goethe"].text)
