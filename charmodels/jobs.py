@@ -54,8 +54,8 @@ from .checks import choice, number, whole
 from .checks import text as checked_text
 from .corpora import Corpus, corpus_from_text
 from .errors import CharmodelsError
-from .fairqueue import FairQueue
-from .lab import VOCAB_CHARS, LabConfig, PointResult, run_point
+from .fairqueue import NICE, FairQueue
+from .lab import LabConfig, PointResult, run_point
 from .memorize import MemorizeConfig, memorize
 from .metrics import Metrics, evaluate
 from .model import CELLS, CharModel, ModelConfig
@@ -423,17 +423,18 @@ class TrainingJob:
 # `TrainingJob` above (one training in a thread of its own, refused when busy) stays for
 # the app until it switches to the queue.
 
-QUEUE_TIME_LIMIT = 60.0  # seconds one text training may hold a worker: the class behind it waits too
+QUEUE_TIME_LIMIT = 30.0  # seconds one text training may hold a worker: the class behind it waits too
 SAVE_SECONDS = 2.0  # measuring and saving a trained model, at most (bound added to a training's time)
 LAB_MAX_GAP = 80  # a live lab point's gap, at most
 LAB_MAX_STEPS = 2000  # ... and steps
 LAB_TIME_LIMIT = 60.0  # ... and seconds; the model reached then is measured
-# Seconds per unit of work on one core of this kind of machine (2 vCPUs, shared), for the first
-# estimates; the queue corrects them by how long finished runs really took.
-PASS_SECONDS_PER_MFLOP = 0.004 / 30  # a memorize() pass: 30 MFLOP of windows took about 4 ms
-TYPICAL_PASSES = 250  # passes a 1,000-2,000 character text typically needs to reach the bar
-LAB_STEP_SECONDS_PER_MFLOP = 0.004 / 30
-
+# Seconds of work on one core of this kind of machine (2 vCPUs, shared; measured with
+# bench/classroom_recipe.py and single lab points), for the first estimates: the queue corrects
+# them by how long finished runs really took.
+PASS_SECONDS_PER_MFLOP = 3e-5  # a memorize() pass: 14 ms for 390 MFLOP (English, LSTM 64), 28 ms for 1,060 (Korean)
+TYPICAL_PASSES = 400  # passes a 1,000-2,000 character text typically takes to the bar at hidden size 64
+LAB_STEP_SECONDS = (0.005, 0.0004)  # a lab step: a fixed part, and a part per character of a line (gap + 1)
+LAB_EVAL_SECONDS = 0.5  # measuring the point on its held-out lines
 
 def _digest(record: dict) -> str:
     import hashlib
@@ -583,10 +584,8 @@ class LabPoint:
 
     def estimate(self) -> tuple[float, float]:
         c = self.config
-        gates = {"rnn": 1, "gru": 3, "lstm": 4}[c.cell]
-        h, v = c.hidden, len(VOCAB_CHARS)
-        mflop = 6 * c.batch * (c.gap + 1) * (gates * h * (v + h) + h * v) / 1e6
-        expected = c.steps * mflop * LAB_STEP_SECONDS_PER_MFLOP + 0.3
+        fixed, per_char = LAB_STEP_SECONDS
+        expected = c.steps * (fixed + per_char * (c.gap + 1)) + LAB_EVAL_SECONDS
         return min(expected, self.time_limit), self.time_limit + SAVE_SECONDS
 
     def reusable(self, result: PointResult) -> bool:
@@ -611,10 +610,19 @@ _default_lock = threading.Lock()
 
 def training_queue() -> FairQueue:
     """The process's one queue for visitors' trainings, made on first use: one worker per
-    core (CHARMODELS_TRAINING_WORKERS overrides), each at a lower priority than the app."""
+    core (CHARMODELS_TRAINING_WORKERS overrides), each at niceness fairqueue.NICE, below the
+    app's request threads (CHARMODELS_TRAINING_NICE overrides: 0 on a machine shared with other
+    busy processes, where a lowered worker yields to all of them, not only to the app)."""
     global _default_queue
     with _default_lock:
         if _default_queue is None:
-            workers = int(os.environ.get("CHARMODELS_TRAINING_WORKERS", "0")) or max(1, os.cpu_count() or 1)
-            _default_queue = FairQueue(workers=workers)
+            _default_queue = FairQueue(workers=queue_workers(), nice=queue_nice())
         return _default_queue
+
+
+def queue_workers() -> int:
+    return int(os.environ.get("CHARMODELS_TRAINING_WORKERS", "0")) or max(1, os.cpu_count() or 1)
+
+
+def queue_nice() -> int:
+    return int(os.environ.get("CHARMODELS_TRAINING_NICE", str(NICE)))
