@@ -30,6 +30,8 @@ MESSAGES: dict[str, str] = {
     "vocab_repeats": "a vocabulary lists each character once, but these repeat: {shown} (Vocab.from_text(text) gives the sorted set of a text's characters)",
     "bad_ids": "ids must be integers from 0 to {high}, got {got}",
     "lines_conflict": "lines={lines} contradicts the corpus {name!r}, whose lines is {corpus_lines}: a Corpus brings its own lines, so leave lines out",
+    # explaining a step (charmodels.explain.step)
+    "not_units": "units must be a list of unit numbers from 0 to {high}, got {got}",
     # texts to train on
     "text_empty": "the text is empty: give a text to train on",
     "text_too_short": "a text needs at least 2 characters: one to read and one to predict",
