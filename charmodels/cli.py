@@ -1,4 +1,4 @@
-"""python -m charmodels list | sample | eval | publish: checkpoints from a terminal.
+"""python -m charmodels list | sample | eval | explain | publish: checkpoints from a terminal.
 
 A checkpoint is a shipped name (goethe-lstm), a .safetensors path (your own, saved with
 save_checkpoint), a folder written by save_pretrained, hf://owner/repo (a model repo's
@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from .checkpoint import corpus_of, load_checkpoint, read_metadata, shipped_names
 from .corpora import CORPORA, Corpus
@@ -139,6 +141,96 @@ def _eval(args: argparse.Namespace) -> int:
     return 0 if metrics.meets_bar else 1
 
 
+NAMES = {"rnn": "tanh RNN", "lstm": "LSTM", "gru": "GRU"}
+# each gate's equation in the seeds' notation (torch's convention for the GRU, said in the card)
+EQUATIONS = {
+    "h": "h_t = tanh(W_xh x_t + W_hh h_{t-1} + b)",
+    "i": "i_t = σ(W_xi x_t + W_hi h_{t-1} + b_i)",
+    "f": "f_t = σ(W_xf x_t + W_hf h_{t-1} + b_f)",
+    "g": "g_t = tanh(W_xg x_t + W_hg h_{t-1} + b_g)",
+    "o": "o_t = σ(W_xo x_t + W_ho h_{t-1} + b_o)",
+    "r": "r_t = σ(W_xr x_t + W_hr h_{t-1} + b_r)",
+    "z": "z_t = σ(W_xz x_t + W_hz h_{t-1} + b_z)",
+    "n": "n_t = tanh(W_xn x_t + b_xn + r_t ⊙ (W_hn h_{t-1} + b_hn))",
+}
+
+
+def _char(c: str) -> str:
+    return {" ": "␣", "\n": "⏎", "\t": "⇥"}.get(c, c)
+
+
+def _dot_text(dot) -> str:
+    """w×v + w×v + ... + k more (their sum) = total."""
+    parts = [f"{t.weight:.4f}×{t.value:.4f}" for t in dot.terms]
+    if dot.rest_count:
+        parts.append(f"{dot.rest_count} more ({dot.rest:+.4f})")
+    return f"{' + '.join(parts)} = {dot.total:.4f}"
+
+
+def card_text(name: str, e) -> str:
+    """A step explained (charmodels.explain.Explained) as the text of a terminal card."""
+    x_name = "x_t" if e.layer == 0 else f"h_t of layer {e.layer}"
+    lines = [
+        f"{name}: {NAMES[e.cell]}, {e.layers} layer(s) x {e.hidden} units, "
+        + (f"one-hot input over {len(e.input.vocab)} characters" if e.input.one_hot else f"embedding of {len(e.input.vector)} numbers"),
+        f"prompt read: {e.prompt!r}" + (f" (its last {len(e.prompt):,} characters: {e.left_out:,} left out)" if e.left_out else ""),
+        f"step t = {e.t} reads {_char(e.char)!r}, layer {e.layer + 1} of {e.layers}",
+    ]
+    if e.input.one_hot:
+        cells = " ".join(f"[{_char(c)}]" if k == e.input.index else _char(c) for k, c in enumerate(e.input.vocab))
+        lines.append(f"x_t = one-hot position {e.input.index} of {len(e.input.vocab)}: {cells}")
+    else:
+        lines.append(f"x_t = embedding row {e.input.index}: [{', '.join(f'{v:.4f}' for v in e.input.vector)}]")
+    if e.cell == "gru":
+        lines.append("GRU in torch's convention: h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1} (z keeps the old state; "
+                     "colah's notes swap z and 1 - z), and r_t scales W_hn h_{t-1} + b_hn")
+    if e.cell in ("lstm", "gru"):
+        lines.append("torch keeps two biases, b_x + b_h: b is their sum" + (" (the GRU's n keeps them apart)" if e.cell == "gru" else ""))
+    for unit in e.units:
+        lines.append("")
+        lines.append(f"unit {unit.unit}: h_{{t-1}} = {unit.h_prev:.4f}" + (f", c_{{t-1}} = {unit.c_prev:.4f}" if unit.c_prev is not None else ""))
+        for g in unit.gates:
+            lines.append(f"  {EQUATIONS[g.gate]}")
+            lines.append(f"    W_x{g.gate if g.gate != 'h' else 'h'}[{g.row}]·{x_name}: {_dot_text(g.x_part)}")
+            lines.append(f"    W_h{g.gate if g.gate != 'h' else 'h'}[{g.row}]·h_{{t-1}}: {_dot_text(g.h_part)}")
+            if g.bias_h is None:
+                lines.append(f"    b = {g.bias:.4f}   sum = {g.pre:.4f}   {g.gate}_t = {g.value:.4f}")
+            else:
+                lines.append(f"    b_xn = {g.bias:.4f}   b_hn = {g.bias_h:.4f}   sum = {g.pre:.4f}   n_t = {g.value:.4f}")
+        if e.cell == "lstm":
+            i, f, g, o = (x.value for x in unit.gates)
+            lines.append(f"  c_t = f_t ⊙ c_{{t-1}} + i_t ⊙ g_t = {f:.4f}×{unit.c_prev:.4f} + {i:.4f}×{g:.4f} = {unit.c:.4f}")
+            lines.append(f"  h_t = o_t ⊙ tanh(c_t) = {o:.4f}×{np.tanh(unit.c):.4f} = {unit.h:.4f}")
+        elif e.cell == "gru":
+            z, n = unit.gates[1].value, unit.gates[2].value
+            lines.append(f"  h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{{t-1}} = {1 - z:.4f}×{n:.4f} + {z:.4f}×{unit.h_prev:.4f} = {unit.h:.4f}")
+    s = e.softmax
+    lines += ["", "head: logit_j = W_hy[j]·h_t + b_y[j]"]
+    for c in e.head.candidates:
+        lines.append(f"  {_char(c.char)!r}: {_dot_text(c.dot)}, + b_y ({c.bias:.4f}) = {c.logit:.4f}")
+    lines.append("")
+    if s.temperature == 0:
+        lines.append("softmax: temperature 0 = greedy, all probability on the most likely character")
+    else:
+        cuts = (f", top-k {s.top_k}" if s.top_k else "") + (f", top-p {s.top_p:g}" if s.top_p else "")
+        lines.append(f"softmax at T = {s.temperature:g}{cuts}: p_j = exp(z_j/T - m) / Σ exp(z_k/T - m), m = {s.shift:.4f}, Σ = {s.total:.4f}")
+        lines.append(f"  {'char':6s} {'z':>9s} {'z/T':>9s} {'exp':>10s} {'p':>8s} {'final':>8s}")
+        for c in e.head.candidates:
+            j = c.index
+            lines.append(f"  {_char(c.char)!r:6s} {c.logit:9.4f} {s.scaled[j]:9.4f} {s.exp[j]:10.6f} {s.tempered[j]:8.4f} {c.final:8.4f}"
+                         + ("" if s.kept[j] else "  cut"))
+    return "\n".join(lines)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .explain import step
+
+    model = load_checkpoint(args.checkpoint)
+    explained = step(model, args.prompt, args.t, args.units, args.layer, args.temperature, args.top_k, args.top_p, args.top)
+    print(card_text(args.checkpoint, explained))
+    return 0
+
+
 def _publish(args: argparse.Namespace) -> int:
     """Every shipped model (or --only MODEL) to its own Hub repo, OWNER/NAME-<model>: all folders
     are written first (under --out), then each is uploaded."""
@@ -189,6 +281,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("--json", action="store_true", help="the measures as one JSON object")
     evaluation.set_defaults(run=_eval)
+
+    explaining = commands.add_parser(
+        "explain", help="one step of the model reading a prompt, with every number of its equations",
+        description="The seeds' equations of one step, filled with the model's own numbers: the input (one-hot "
+        "position or embedding row), each chosen unit's gates as dot products (the largest terms, the rest summed), "
+        "the head's top candidates and the softmax that ends in the probabilities generate() draws from.",
+    )
+    explaining.add_argument("checkpoint", help="a shipped name (hihello-rnn-h2, goethe-lstm), a .safetensors path, a folder from save_pretrained or hf://...")
+    explaining.add_argument("prompt", help="the text the model reads (its last 1,000 characters)")
+    explaining.add_argument("--t", type=int, default=-1, metavar="N", help="which character of the prompt, from 0; negative counts from the end (default: the last)")
+    explaining.add_argument("--units", type=int, nargs="+", metavar="U", help="units to explain (default: all of a tiny model, else the 4 largest |h_t|)")
+    explaining.add_argument("--layer", type=int, default=-1, metavar="L", help="layer, from 0 (default: the top one)")
+    explaining.add_argument("--top", type=int, metavar="K", help="terms listed per dot product (default: all of a tiny model, else 5)")
+    explaining.add_argument("--temperature", type=float, default=1.0, metavar="T", help="the softmax's temperature; 0 = greedy (default 1)")
+    explaining.add_argument("--top-k", type=int, default=0, metavar="K", help="keep the K most likely characters; 0 = off")
+    explaining.add_argument("--top-p", type=float, default=1.0, metavar="P", help="keep the most likely characters whose probabilities reach P; 1 = off")
+    explaining.set_defaults(run=_explain)
 
     publish = commands.add_parser(
         "publish", help="upload the shipped models to the Hugging Face Hub, one model repo each",

@@ -43,6 +43,21 @@ def shipped() -> list[str]:
     return shipped_names()
 
 
+TINY_MARK = "-h"  # a tiny model is its standard model's name and its size: hihello-rnn-h2 (scripts/train_tiny.py)
+
+
+def tiny_sizes(checkpoint: str) -> dict[int, str]:
+    """The tiny models shipped beside a standard one, by hidden size: `hihello-rnn` ->
+    {2: "hihello-rnn-h2", 4: ..., 8: ...}; empty for a model without tiny versions."""
+    base = checkpoint.split(TINY_MARK)[0] if isinstance(checkpoint, str) else ""
+    found = {}
+    for name in shipped():
+        size = name[len(base) + len(TINY_MARK):] if name.startswith(base + TINY_MARK) else ""
+        if size.isdigit():
+            found[int(size)] = name
+    return dict(sorted(found.items()))
+
+
 def is_upload(key: str) -> bool:
     return isinstance(key, str) and key.startswith(UPLOAD_PREFIX)
 

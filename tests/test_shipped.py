@@ -16,6 +16,14 @@ CELLS = ["rnn", "lstm", "gru"]
 SHIPPED = [f"{corpus}-{cell}" for corpus in NAMES for cell in CELLS]
 # the app's classroom models beside them (scripts/train_classroom.py; tested in tests/app/test_classroom_models.py)
 CLASSROOM = [f"{text}-{cell}" for text in ("goethe_lines", "lecture_ko", "shakespeare") for cell in CELLS]
+# the tiny models, every weight visible (scripts/train_tiny.py): hidden 2, 4, 8 of hihello and seoul
+TINY_SIZES = (2, 4, 8)
+TINY = [f"{text}-{cell}-h{size}" for text in ("hihello", "seoul") for cell in CELLS for size in TINY_SIZES]
+# the smallest size that recites its text (reaches the quality bar), as scripts/train_tiny.py measured it
+SMALLEST_THAT_RECITES = {
+    ("hihello", "rnn"): 2, ("hihello", "lstm"): 4, ("hihello", "gru"): 2,
+    ("seoul", "rnn"): 8, ("seoul", "lstm"): 8, ("seoul", "gru"): 8,
+}
 
 
 # ---------------------------------------------------------------- corpora
@@ -72,7 +80,7 @@ def test_corpus_from_text_validates():
 
 def test_exactly_the_24_checkpoints_are_shipped(repo_root):
     files = sorted(p.name for p in (repo_root / "checkpoints").iterdir())
-    assert files == sorted(f"{name}.safetensors" for name in SHIPPED + CLASSROOM)
+    assert files == sorted(f"{name}.safetensors" for name in SHIPPED + CLASSROOM + TINY)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -126,11 +134,77 @@ def test_shipped_files_whose_header_length_starts_with_0x80_load(repo_root):
 def test_cli_list_json_lists_all_24(run_python):
     result = run_python("-m", "charmodels", "list", "--json")
     assert result.returncode == 0, result.stderr
-    rows = [row for row in json.loads(result.stdout) if row["name"] not in CLASSROOM]
+    rows = [row for row in json.loads(result.stdout) if row["name"] not in CLASSROOM + TINY]
     assert sorted(row["name"] for row in rows) == sorted(SHIPPED)
     for row in rows:
         assert row["tf_acc"] == 1.0 and row["recon"] == 1.0 and row["min_p"] >= 0.9
         assert row["cell"] == row["name"].split("-")[1]
+
+
+def test_cli_list_shows_the_tiny_models_honestly(run_python):
+    result = run_python("-m", "charmodels", "list", "--json")
+    rows = {row["name"]: row for row in json.loads(result.stdout) if row["name"] in TINY}
+    assert sorted(rows) == sorted(TINY)
+    for name, row in rows.items():
+        text, cell, size = name.split("-")
+        meets = row["tf_acc"] == 1.0 and row["recon"] == 1.0 and row["min_p"] >= 0.9
+        assert row["corpus"] == text and row["cell"] == cell
+        assert meets == (int(size[1:]) >= SMALLEST_THAT_RECITES[text, cell]), name
+
+
+# ---------------------------------------------------------------- the tiny models
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_tiny_checkpoint_records_what_it_reaches(shipped, name):
+    """A tiny model carries the same record as the 24 and says honestly whether it recites."""
+    text, cell, size = name.split("-")
+    corpus = cm.CORPORA[text]
+    model = shipped(name)
+    assert model.config == cm.ModelConfig(cell, int(size[1:]))  # one-hot input, one layer: seed 001's shape
+    record = model.info["corpus"]
+    assert record["name"] == text and record["sha256"] == corpus.sha256 and record["text"] == corpus.text
+    metrics = cm.evaluate(model, corpus)
+    recorded = model.info["metrics"]
+    for key in ("tf_acc", "recon"):
+        assert metrics.to_dict()[key] == recorded[key]
+    assert math.isclose(metrics.min_p, recorded["min_p"], rel_tol=1e-6)
+    assert math.isclose(metrics.bpc, recorded["bpc"], rel_tol=1e-6)
+    history = model.info["history"]
+    assert history["snapshots"] and history["loss"]
+    reaches = int(size[1:]) >= SMALLEST_THAT_RECITES[text, cell]
+    assert history["reached"] is reaches and metrics.meets_bar is reaches
+    if reaches:
+        written = "".join(step.char for step in cm.generate(model, corpus.text[0], len(corpus.text) - 1))
+        assert corpus.text[0] + written == corpus.text
+    else:
+        assert metrics.min_p < 0.9
+
+
+def test_the_smallest_size_that_recites_is_below_a_size_that_cannot():
+    # the table says something: seoul needs more units than hihello, and hidden 2 cannot recite seoul
+    assert all(SMALLEST_THAT_RECITES["seoul", cell] > 2 for cell in CELLS)
+    assert min(SMALLEST_THAT_RECITES[key] for key in SMALLEST_THAT_RECITES if key[0] == "hihello") == 2
+
+
+def test_train_tiny_reproduces_the_tiny_checkpoints(tmp_path, run_python):
+    """The tiny files are what scripts/train_tiny.py makes (hihello at hidden 2: seconds)."""
+    import torch
+
+    done = run_python("scripts/train_tiny.py", "--only", "hihello", "--size", "2", "--out", tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "smallest size that recites" in done.stdout
+    here = {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    for cell in CELLS:
+        shipped = cm.load_checkpoint(f"hihello-{cell}-h2")
+        retrained = cm.load_checkpoint(tmp_path / f"hihello-{cell}-h2.safetensors")
+        made_with = {key: shipped.info["trained_on"][key] for key in here}
+        assert retrained.info["history"]["steps"] == shipped.info["history"]["steps"], cell
+        if made_with == here:
+            assert retrained.info["tensor_sha256"] == shipped.info["tensor_sha256"], f"hihello-{cell}-h2 retrains to other bits"
+        else:
+            for key, tensor in shipped.state_dict().items():
+                assert torch.allclose(retrained.state_dict()[key], tensor, atol=1e-4), (cell, key)
 
 
 # ---------------------------------------------------------------- reproduced by train.py
