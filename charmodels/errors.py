@@ -104,6 +104,8 @@ MESSAGES: dict[str, str] = {
     "hub_push_no_token": "not logged in to the Hugging Face Hub: nothing was uploaded to {repo}; the complete upload is ready in {folder}: log in with `hf auth login` (or set HF_TOKEN), then run: {command}",
     "hub_push_unreachable": "the Hugging Face Hub ({endpoint}) cannot be reached (no network?): nothing was uploaded to {repo}; the complete upload is ready in {folder}: upload it later with: {command}",
     "hub_push_failed": "uploading to {repo} failed ({detail}); the complete upload is ready in {folder}: try again with: {command}",
+    # the explainer through time (charmodels.gradflow, surprise, recital, course)
+    "surprise_no_training_text": "this checkpoint does not carry its training text: pass the text the unigram and bigram models should count (training_text=...)",
 }
 
 
