@@ -106,6 +106,7 @@ MESSAGES: dict[str, str] = {
     "hub_push_failed": "uploading to {repo} failed ({detail}); the complete upload is ready in {folder}: try again with: {command}",
     # the explainer through time (charmodels.gradflow, surprise, recital, course)
     "surprise_no_training_text": "this checkpoint does not carry its training text: pass the text the unigram and bigram models should count (training_text=...)",
+    "recital_no_training_text": "this checkpoint does not carry its training text: pass the text to look for recited stretches in (training_text=...)",
 }
 
 
