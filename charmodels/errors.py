@@ -107,6 +107,7 @@ MESSAGES: dict[str, str] = {
     # the explainer through time (charmodels.gradflow, surprise, recital, course)
     "surprise_no_training_text": "this checkpoint does not carry its training text: pass the text the unigram and bigram models should count (training_text=...)",
     "recital_no_training_text": "this checkpoint does not carry its training text: pass the text to look for recited stretches in (training_text=...)",
+    "course_text_too_short": "the course's recipe reads windows of {window} characters: give a text of more than {window} characters",
 }
 
 
