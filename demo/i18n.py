@@ -343,6 +343,36 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_pick_text": "pick a text",
         "error_unexpected": "something went wrong on the server ({kind}); please try again",
         "error_checkpoint_named": "{source}: {problem}",
+        # the explainer: one step's equations, diagram and input (demo/explainer.py)
+        "ex_step": "Step {t} of {n}: the model reads {char}",
+        "ex_left_out": "These are the prompt's last {n:,} characters; {left:,} before them are left out.",
+        "ex_input_onehot": "x_t is the one-hot vector of {char}: a 1 at position {index} of the {size} characters, 0 elsewhere",
+        "ex_input_embedding": "x_t is row {index} of the embedding ({size} numbers), the learned vector of {char}",
+        "ex_layer": "Layer {layer} of {layers}: its x_t is the h_t of the layer below",
+        "ex_bias_note": "torch keeps two biases, b_xh and b_hh; b is their sum.",
+        "ex_gru_convention": "torch's GRU: h_t = (1 − z_t) ⊙ n_t + z_t ⊙ hₜ₋₁, so z_t is how much of the old state is kept. "
+        "The seeds' figures (colah's) write z_t for how much of the new is written: the same cell with z_t and 1 − z_t swapped. "
+        "torch also applies r_t after W_hn: r_t ⊙ (W_hn hₜ₋₁ + b_hn).",
+        "ex_units_shown": "Units {units} of {hidden}; each dot product lists its largest terms, the others summed.",
+        "ex_unit": "Unit {unit}",
+        "ex_more": "{n} more",
+        "ex_matrix_W_xh": "W_xh: input to hidden (rows: each gate's units)",
+        "ex_matrix_W_hh": "W_hh: hidden to hidden",
+        "ex_matrix_b": "Biases (b = b_xh + b_hh)",
+        "ex_matrix_W_hy": "W_hy: the head, hidden to one score per character",
+        "ex_matrix_b_y": "b_y: the head's bias",
+        "ex_head": "The head: one score (logit) per character",
+        "ex_softmax": "Softmax: from scores to probabilities",
+        "ex_greedy": "Temperature 0 is greedy: all the probability goes to the top score, {char}.",
+        "ex_top_k": "top-k {k}: only the {k} most likely characters stay, renormalised.",
+        "ex_top_p": "top-p {p}: only the most likely characters whose probabilities reach {p} stay, renormalised.",
+        "ex_col_char": "next",
+        "ex_col_logit": "score z",
+        "ex_col_p": "÷ sum",
+        "ex_col_final": "after the cut (the bars)",
+        "ex_diagram_title": "The cell at step {t} ({char}), units {units}",
+        "ex_diagram_legend": "One stripe per unit on every wire. Red positive, blue negative, green a gate's openness; "
+        "hover or tap for the number.",
     },
     "ko": {
         "note_empty": "프롬프트가 비어 있어 말뭉치의 첫 문자 {char}에서 시작합니다.",
@@ -449,6 +479,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_pick_text": "텍스트를 고르세요",
         "error_unexpected": "서버에서 문제가 생겼습니다 ({kind}). 다시 해 보세요",
         "error_checkpoint_named": "{source}: {problem}",
+        "ex_step": "{n}단계 중 {t}단계: 모델이 {char}을(를) 읽습니다",
+        "ex_left_out": "프롬프트의 마지막 {n:,}자입니다. 그 앞의 {left:,}자는 빠졌습니다.",
+        "ex_input_onehot": "x_t는 {char}의 원-핫 벡터입니다: 문자 {size}개 중 {index}번 자리만 1, 나머지는 0",
+        "ex_input_embedding": "x_t는 임베딩의 {index}번 행({size}개 숫자)으로, {char}에 대해 학습된 벡터입니다",
+        "ex_layer": "{layers}개 층 중 {layer}번째 층: 이 층의 x_t는 아래 층의 h_t입니다",
+        "ex_bias_note": "torch는 편향을 b_xh와 b_hh 두 개로 둡니다. b는 둘의 합입니다.",
+        "ex_gru_convention": "torch의 GRU: h_t = (1 − z_t) ⊙ n_t + z_t ⊙ hₜ₋₁, 즉 z_t는 이전 상태를 얼마나 남길지입니다. "
+        "시드 자료의 그림(colah)은 z_t를 새 값을 얼마나 쓸지로 씁니다: z_t와 1 − z_t를 바꾼 같은 셀입니다. "
+        "또 torch는 r_t를 W_hn 뒤에 곱합니다: r_t ⊙ (W_hn hₜ₋₁ + b_hn).",
+        "ex_units_shown": "{hidden}개 유닛 중 {units}번. 각 내적은 가장 큰 항들을 보이고 나머지는 합으로 묶었습니다.",
+        "ex_unit": "유닛 {unit}",
+        "ex_more": "외 {n}개",
+        "ex_matrix_W_xh": "W_xh: 입력에서 은닉으로 (행: 각 게이트의 유닛)",
+        "ex_matrix_W_hh": "W_hh: 은닉에서 은닉으로",
+        "ex_matrix_b": "편향 (b = b_xh + b_hh)",
+        "ex_matrix_W_hy": "W_hy: 출력층, 은닉에서 문자마다 점수 하나로",
+        "ex_matrix_b_y": "b_y: 출력층의 편향",
+        "ex_head": "출력층: 문자마다 점수(logit) 하나",
+        "ex_softmax": "소프트맥스: 점수에서 확률로",
+        "ex_greedy": "온도 0은 탐욕적 선택입니다: 가장 높은 점수인 {char}에 확률이 모두 갑니다.",
+        "ex_top_k": "top-k {k}: 가장 가능성 높은 {k}개 문자만 남기고 다시 정규화합니다.",
+        "ex_top_p": "top-p {p}: 확률의 합이 {p}에 이를 때까지의 가장 가능성 높은 문자만 남기고 다시 정규화합니다.",
+        "ex_col_char": "다음 문자",
+        "ex_col_logit": "점수 z",
+        "ex_col_p": "÷ 합",
+        "ex_col_final": "자른 뒤 (막대)",
+        "ex_diagram_title": "{t}단계({char})의 셀, 유닛 {units}",
+        "ex_diagram_legend": "모든 선에 유닛마다 줄 하나. 빨강은 양수, 파랑은 음수, 초록은 게이트가 열린 정도입니다. "
+        "마우스를 올리거나 누르면 숫자가 보입니다.",
     },
 }
 
@@ -550,6 +609,7 @@ ERRORS: dict[str, dict[str, str]] = {
         # saving a checkpoint
         "metadata_reserved": "메타데이터 키 {key}는 체크포인트 형식이 쓰는 이름입니다",
         "metadata_not_json": "메타데이터 {key}를 JSON으로 쓸 수 없습니다: {detail}",
+        "not_units": "units는 0부터 {high}까지의 유닛 번호 목록이어야 합니다. 받은 값: {got}",
     },
 }
 
