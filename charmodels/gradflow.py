@@ -10,17 +10,19 @@ measures the Euclidean (L2) norm of the gradient of that one number
 with respect to
 
 - the input vector x_t the model read at step t (the one-hot row, or the embedding), and
-- the hidden state h_t after step t (every layer's h_t together), and, for the LSTM, the cell
-  state c_t after step t.
+- the hidden state h_t after step t (of the top layer: the state the head reads), and, for
+  the LSTM, the cell state c_t after step t (top layer).
 
-Each gradient is the total derivative through every later step, as backpropagation through
-time computes it: a norm near zero means a small change there barely moves the prediction.
-For the tanh RNN the gradient that reaches L steps back shrinks roughly geometrically with L;
-the LSTM's cell state can carry it. Plot the norms on a log scale against `distance`
-(position - t: 1 is the character just read).
+Each gradient is the total derivative through everything that reads that vector, as
+backpropagation through time computes it: h_t is read by the next step (and, at the last
+step, by the head); the LSTM's c_t by its own h_t = o_t * tanh(c_t) and by the next step. A norm
+near zero means a small change there barely moves the prediction. For the tanh RNN the gradient
+that reaches L steps back shrinks roughly geometrically with L; the LSTM's cell state can carry
+it. Plot the norms on a log scale against `distance` (position - t: 1 is the character just read).
 
-The model is read one step at a time through its own nn.RNN / nn.LSTM / nn.GRU, so every
-h_t and c_t is a node of the autograd graph; the model's weights and their .grad are left alone.
+The steps run through torch's own cell functions (torch.rnn_tanh_cell, lstm_cell, gru_cell: what
+nn.RNN / nn.LSTM / nn.GRU compute on the CPU) on a CPU copy of the model's weights, one step at a
+time, so each h_t and c_t is a node of the autograd graph; the model and its .grad are left alone.
 """
 
 from __future__ import annotations
@@ -61,10 +63,10 @@ class GradientFlow:
         distance: (position,) int, position - t for each earlier step t: 1 = the character just read.
         input_norms: (position,) the L2 norm of d log p(target) / d x_t, x_t the input vector
             read at step t (one-hot row or embedding).
-        hidden_norms: (position,) the L2 norm of d log p(target) / d h_t, h_t the hidden state
-            after step t, all layers together.
-        cell_norms: (position,) the L2 norm of d log p(target) / d c_t for the LSTM's cell
-            state after step t (all layers together); None for the RNN and the GRU.
+        hidden_norms: (position,) the L2 norm of d log p(target) / d h_t, h_t the top layer's
+            hidden state after step t.
+        cell_norms: (position,) the L2 norm of d log p(target) / d c_t, c_t the LSTM's (top
+            layer's) cell state after step t; None for the RNN and the GRU.
         of: the number differentiated, as a formula (OF).
         norm: "l2" (NORM).
         lines: 1, or for `lab_flow` the number of lines averaged (the norms are their means).
@@ -94,42 +96,49 @@ class GradientFlow:
         }
 
 
+# torch's own cell functions: the equations nn.RNN / nn.LSTM / nn.GRU run on the CPU, one step each
+_CELL_STEP = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
+
+
 def _norms(model: CharModel, ids: torch.Tensor, targets: torch.Tensor) -> tuple[np.ndarray, ...]:
     """(batch, time) ids read, (batch,) target ids -> per line and step the L2 norms of
     d log p(target) / d x_t, d h_t and (LSTM) d c_t, each (batch, time); and p(target), (batch,).
 
-    Lines are independent, so one backward pass of the sum gives every line's own gradients.
+    The model is stepped through torch's cell functions on a CPU copy of its weights, one step
+    at a time, so each top-layer h_t and c_t is one node of the graph that everything after it
+    reads (on a GPU the fused LSTM cell would hide c_t's path into h_t). Lines are independent:
+    one backward pass of their sum gives every line's own gradients.
     """
-    was_training = model.training
-    model.eval()  # no dropout: the gradient of the model as it predicts
-    try:
-        with torch.enable_grad():
-            vectors = model.inputs(ids.to(model.device)).detach().requires_grad_(True)  # (batch, time, input)
-            state = model.init_state(ids.shape[0])
-            states = []
-            for t in range(ids.shape[1]):  # one step at a time: each state is a node of the graph
-                _, new = model.rnn(vectors[:, t : t + 1], state if model.is_lstm else state[0])
-                state = tuple(new) if model.is_lstm else (new,)
-                states.append(state)
-            top = state[0][-1]  # (batch, hidden): the last step's top-layer h, the very node the head reads
-            logp = torch.log_softmax(model.head(top).double(), dim=-1)  # (batch, vocab)
-            chosen = logp.gather(1, targets.to(model.device)[:, None])[:, 0]  # (batch,)
-            wrt = [vectors] + [s[0] for s in states] + ([s[1] for s in states] if model.is_lstm else [])
-            # the last step's c_t reaches the prediction only through its h_t, a coordinate of its
-            # own here: its partial derivative is 0, which autograd reports as "unused"
-            grads = torch.autograd.grad(chosen.sum(), wrt, allow_unused=True, materialize_grads=True)
-    finally:
-        model.train(was_training)
-    time = ids.shape[1]
-    x_norms = grads[0].double().norm(dim=-1)  # (batch, time)
-
-    def state_norms(parts) -> torch.Tensor:  # each part (layers, batch, hidden) -> (batch, time)
-        return torch.stack([g.double().pow(2).sum(dim=(0, 2)).sqrt() for g in parts], dim=1)
-
-    h_norms = state_norms(grads[1 : 1 + time])
-    c_norms = state_norms(grads[1 + time :]) if model.is_lstm else None
-    out = [x_norms.cpu().numpy(), h_norms.cpu().numpy(), None if c_norms is None else c_norms.cpu().numpy()]
-    return out[0], out[1], out[2], chosen.detach().exp().cpu().numpy()
+    rnn, cell = model.rnn, model.config.cell
+    step = _CELL_STEP[cell]
+    layers = [
+        tuple(getattr(rnn, f"{name}_l{n}").detach().cpu().float() for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        for n in range(model.config.layers)
+    ]
+    head_w, head_b = model.head.weight.detach().cpu().float(), model.head.bias.detach().cpu().float()
+    with torch.no_grad():
+        vectors = model.inputs(ids.to(model.device)).cpu().float()  # (batch, time, input): one-hot or embedded
+    batch, time = ids.shape
+    with torch.enable_grad():
+        x = vectors.requires_grad_(True)
+        zeros = torch.zeros(batch, model.config.hidden_size)
+        state = [(zeros, zeros) if model.is_lstm else zeros for _ in layers]
+        tops_h, tops_c = [], []
+        for t in range(time):
+            below = x[:, t]
+            for n, weights in enumerate(layers):
+                state[n] = step(below, state[n], *weights)
+                below = state[n][0] if model.is_lstm else state[n]
+            tops_h.append(below)  # the top layer's h_t: the next step and, at the last, the head read this node
+            if model.is_lstm:
+                tops_c.append(state[-1][1])  # its c_t: read by h_t = o_t * tanh(c_t) and by the next step
+        logp = torch.log_softmax((below @ head_w.T + head_b).double(), dim=-1)  # (batch, vocab)
+        chosen = logp.gather(1, targets.cpu()[:, None])[:, 0]  # (batch,)
+        grads = torch.autograd.grad(chosen.sum(), [x, *tops_h, *tops_c])
+    norms = [grads[0].double().norm(dim=-1)]  # (batch, time)
+    norms.append(torch.stack([g.double().norm(dim=-1) for g in grads[1 : 1 + time]], dim=1))
+    norms.append(torch.stack([g.double().norm(dim=-1) for g in grads[1 + time :]], dim=1) if model.is_lstm else None)
+    return (*(None if n is None else n.numpy() for n in norms), chosen.detach().exp().numpy())
 
 
 def gradient_flow(model: CharModel, text: str, position: int | None = None, target: str | None = None) -> GradientFlow:

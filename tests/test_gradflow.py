@@ -9,6 +9,7 @@ import torch
 
 from charmodels import CharModel, ModelConfig, Vocab
 from charmodels.errors import CharmodelsError
+from charmodels.explain import trace
 from charmodels.gradflow import (
     MAX_FLOW_TEXT,
     compare_flow,
@@ -27,29 +28,41 @@ def tiny(cell: str, layers: int = 1, embedding_dim: int = 0, seed: int = 0) -> C
         return CharModel(ModelConfig(cell, 6, layers, embedding_dim), Vocab.from_text(TEXT)).eval()
 
 
+def restarted(model: CharModel, ids: torch.Tensor, t: int, position: int, state, index: int) -> torch.Tensor:
+    """log p(target) when the model restarts after step t from `state` and reads on to `position`."""
+    if t + 1 < position:
+        out, _ = model.read(model.inputs(ids[:, t + 1 : position]), state)
+        last = out[0, -1]
+    else:
+        last = model.head(state[0][-1, 0])  # the prediction reads the top layer's h
+    return torch.log_softmax(last.double(), -1)[index]
+
+
 def direct(model: CharModel, text: str, position: int, target: str):
-    """The same norms without the module: the input gradient from one fused forward pass, and each
-    step's state gradient by restarting the model from that state as a leaf tensor."""
+    """The same norms without the module: the input gradient from one fused forward pass of torch's
+    nn.RNN/LSTM/GRU, and each step's top-layer state gradients by restarting the model from that
+    state as leaf tensors. For the LSTM's c_t the top h_t is rebuilt as o_t * tanh(c_t) (o_t from
+    the trace), so that c_t's gradient takes its path through h_t too."""
     ids = torch.tensor([model.vocab.encode(text[:position])])
     index = model.vocab.encode(target)[0]
     x = model.inputs(ids).detach().requires_grad_(True)
     logits, _ = model.read(x)
     (gx,) = torch.autograd.grad(torch.log_softmax(logits[0, -1].double(), -1)[index], x)
+    o = trace(model, text[:position]).layers[-1].gates.get("o")  # (time, hidden), LSTM only
     hidden, cell = [], []
     for t in range(position):
         with torch.no_grad():
             _, state = model(ids[:, : t + 1])
-        leaves = tuple(s.clone().requires_grad_(True) for s in state)
-        if t + 1 < position:
-            out, _ = model.read(model.inputs(ids[:, t + 1 :]), leaves)
-            last = out[0, -1]
-        else:
-            last = model.head(leaves[0][-1, 0])  # the prediction reads the top layer's h
-        grads = torch.autograd.grad(torch.log_softmax(last.double(), -1)[index], leaves, allow_unused=True,
-                                    materialize_grads=True)
-        hidden.append(float(grads[0].double().norm()))
+        leaves = tuple(part.clone().requires_grad_(True) for part in state)  # (layers, 1, hidden) each
+        (gh,) = torch.autograd.grad(restarted(model, ids, t, position, leaves, index), [leaves[0]])
+        hidden.append(float(gh[-1].double().norm()))
         if model.is_lstm:
-            cell.append(float(grads[1].double().norm()))
+            c = state[1].clone().requires_grad_(True)
+            top_h = torch.tensor(o[t]) * torch.tanh(c[-1])  # h_t = o_t * tanh(c_t): equal to state[0][-1]
+            assert torch.allclose(top_h, state[0][-1], atol=1e-6)
+            h = torch.cat([state[0][:-1], top_h[None]])
+            (gc,) = torch.autograd.grad(restarted(model, ids, t, position, (h, c), index), [c])
+            cell.append(float(gc[-1].double().norm()))
     return gx[0].double().norm(dim=-1).numpy(), np.array(hidden), np.array(cell) if cell else None
 
 
@@ -66,7 +79,7 @@ def test_equals_direct_autograd(cell, layers, embedding_dim):
     np.testing.assert_allclose(flow.hidden_norms, h, rtol=1e-4, atol=1e-9)
     if cell == "lstm":
         np.testing.assert_allclose(flow.cell_norms, c, rtol=1e-4, atol=1e-9)
-        assert flow.cell_norms[-1] == 0  # the prediction reads h; c_t reaches it only through later steps
+        assert flow.cell_norms[-1] > 0  # the last c_t reaches the prediction through its own h_t
     else:
         assert flow.cell_norms is None
     with torch.no_grad():
