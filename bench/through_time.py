@@ -2,7 +2,7 @@
 
 - gradient flow for a 200-character prompt on the three 128-unit anthem models side by side
   (`gradflow.compare_flow`), the time a request would take; target at most 300 ms;
-- surprise (`surprise.surprise`) and recital (`recital.sample_and_mark`) on the anthem text;
+- surprisal (`surprise.surprisal`) and recital (`recital.sample_and_mark`) on the anthem text;
 - the course's recipe against ours (`course.compare`: goethe RNN and anthem LSTM, each under
   seed 000's windows and train()), until the verdict; target at most 30 s.
 
@@ -24,7 +24,7 @@ from bench import row
 from charmodels.course import COURSE_TIME_LIMIT, compare
 from charmodels.gradflow import compare_flow
 from charmodels.recital import sample_and_mark
-from charmodels.surprise import surprise
+from charmodels.surprise import surprisal
 
 CELLS = ("rnn", "lstm", "gru")
 PROMPT_LENGTH = 200
@@ -78,9 +78,9 @@ def _run(quick: bool) -> list[dict]:
         )
     ]
     text = charmodels.CORPORA["anthem"].text
-    took = median_ms(lambda: surprise(models["lstm"], text), repeats)
+    took = median_ms(lambda: surprisal(models["lstm"], text), repeats)
     rows.append(row("through_time.surprise_ms", round(took, 1), "ms",
-                    notes=f"surprise(): anthem-lstm on its {len(text)}-char text, with the unigram and bigram models"))
+                    notes=f"surprisal(): anthem-lstm on its {len(text)}-char text, with the unigram and bigram models"))
     took = median_ms(lambda: sample_and_mark(models["lstm"], "O", 500, temperature=1.0, seed=1), repeats)
     rows.append(row("through_time.recital_ms", round(took, 1), "ms",
                     notes="sample_and_mark(): 500 characters of anthem-lstm at T=1, marked against its text"))

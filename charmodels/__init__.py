@@ -34,6 +34,16 @@ _EXPORTS = {
     "train": "training",
     "UnknownCharacterError": "vocab",
     "Vocab": "vocab",
+    "GradientFlow": "gradflow",
+    "compare_flow": "gradflow",
+    "gradient_flow": "gradflow",
+    "Surprise": "surprise",
+    "surprisal": "surprise",
+    "Recital": "recital",
+    "mark_recited": "recital",
+    "sample_and_mark": "recital",
+    "ContextNeed": "course",
+    "context_needed": "course",
 }
 
 __all__ = sorted(_EXPORTS)

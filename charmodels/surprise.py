@@ -40,7 +40,7 @@ from .sampling import check_prompt
 
 SMOOTHING = "add-one"  # the n-gram models' smoothing: one extra count for every character of the vocabulary
 
-__all__ = ["SMOOTHING", "Scores", "Surprise", "surprise"]
+__all__ = ["SMOOTHING", "Scores", "Surprise", "surprisal"]
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def _scores(name: str, logp: np.ndarray, ids: np.ndarray) -> Scores:
     return Scores(name, np.exp(chosen), bits, ranks.astype(np.int64), float(bits.mean()))
 
 
-def surprise(model: CharModel | str | os.PathLike, text: str, training_text: str | Corpus | None = None) -> Surprise:
+def surprisal(model: CharModel | str | os.PathLike, text: str, training_text: str | Corpus | None = None) -> Surprise:
     """The surprisal (bits) and rank of every character of `text` after the first, under the model
     and under a unigram and a bigram model of the training text (add-one smoothing), with each
     one's bits per character.

@@ -11,7 +11,7 @@ import torch
 
 from charmodels import CORPORA, CharModel, ModelConfig, Vocab, evaluate, load_checkpoint
 from charmodels.errors import CharmodelsError
-from charmodels.surprise import SMOOTHING, surprise
+from charmodels.surprise import SMOOTHING, surprisal
 from charmodels.vocab import UnknownCharacterError
 
 GOETHE = CORPORA["goethe"].text
@@ -21,7 +21,7 @@ def test_model_surprisal_sums_to_its_bpc():
     model = load_checkpoint("goethe-lstm")
     typo = GOETHE.replace("enough; we must do", "enoguh; we must do")  # a typo in the second sentence
     for text in (GOETHE, typo, "we must apply. Knowing"):
-        read = surprise(model, text)
+        read = surprisal(model, text)
         assert len(read.chars) == len(text) - 1 == len(read.model.bits) == len(read.bigram.ranks)
         assert read.model.bits.sum() / len(read.chars) == pytest.approx(evaluate(model, text).bpc, rel=1e-9)
         assert read.model.bpc == pytest.approx(evaluate(model, text).bpc, rel=1e-9)
@@ -30,9 +30,9 @@ def test_model_surprisal_sums_to_its_bpc():
             assert scores.bpc == pytest.approx(scores.bits.mean())
             assert scores.ranks.min() >= 1 and scores.ranks.max() <= len(read.vocab)
     # the model recites its own text: every character its top guess; the typo is a surprise
-    clean = surprise(model, GOETHE)
+    clean = surprisal(model, GOETHE)
     assert (clean.model.ranks == 1).all() and clean.model.bpc < clean.bigram.bpc < clean.unigram.bpc
-    marked = surprise(model, typo)
+    marked = surprisal(model, typo)
     g = typo.index("oguh") + 1  # the 'g' where the text has 'u'
     assert marked.chars[g - 1] == "g" and marked.model.ranks[g - 1] > 1 and marked.model.bits[g - 1] > 5
 
@@ -41,7 +41,7 @@ def test_ngram_models_count_the_training_text_with_add_one():
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = CharModel(ModelConfig("gru", 4), Vocab("abc"))
-    read = surprise(model, "abca", training_text="aab")  # counts: a 2, b 1, c 0; pairs aa, ab
+    read = surprisal(model, "abca", training_text="aab")  # counts: a 2, b 1, c 0; pairs aa, ab
     assert read.smoothing == SMOOTHING == "add-one" and read.training_chars == 3
     # unigram: (count + 1) / (3 + 3)
     assert list(read.unigram.probs) == pytest.approx([2 / 6, 1 / 6, 3 / 6])  # b, c, a
@@ -55,26 +55,26 @@ def test_ngram_models_count_the_training_text_with_add_one():
 def test_unknown_characters_and_bad_input_are_named():
     model = load_checkpoint("goethe-lstm")
     with pytest.raises(UnknownCharacterError) as error:
-        surprise(model, "Knowing is not enough, Zed")
+        surprisal(model, "Knowing is not enough, Zed")
     assert error.value.code == "unknown_chars" and error.value.chars == [",", "Z"]
     with pytest.raises(UnknownCharacterError) as error:
-        surprise(model, "we must", training_text="we must zap")
+        surprisal(model, "we must", training_text="we must zap")
     assert error.value.chars == ["z"]
     with pytest.raises(CharmodelsError) as error:
-        surprise(model, "K")
+        surprisal(model, "K")
     assert error.value.code == "text_too_short"
     with pytest.raises(CharmodelsError) as error:
-        surprise(model, "")
+        surprisal(model, "")
     assert error.value.code == "empty_prompt"
     fresh = CharModel(ModelConfig("rnn", 4), Vocab("ab"))  # carries no training text
     with pytest.raises(CharmodelsError) as error:
-        surprise(fresh, "abab")
+        surprisal(fresh, "abab")
     assert error.value.code == "surprise_no_training_text"
-    assert surprise(fresh, "abab", training_text="abba").training_chars == 4
+    assert surprisal(fresh, "abab", training_text="abba").training_chars == 4
 
 
 def test_a_corpus_of_lines_counts_each_line_with_its_newline():
     model = load_checkpoint("pets-lstm")
-    read = surprise(model, "i like dog\nyou love milk", CORPORA["pets"])
+    read = surprisal(model, "i like dog\nyou love milk", CORPORA["pets"])
     assert read.training_chars == sum(len(line) for line in CORPORA["pets"].sequences())
     assert read.to_dict()["model"]["bpc"] == read.model.bpc
