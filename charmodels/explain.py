@@ -341,9 +341,13 @@ def step(
         top = DEFAULT_TERMS
     candidates = min(checks.whole("candidates", candidates, 1, MAX_TOP_K), len(model.vocab))
 
-    stepper = Stepper(model, record=True)
-    stepper.run(ids[: t + 1])
-    record = stepper.recorded[t]
+    state = None
+    if t:  # the characters before step t, read by torch in one call: its state is where the step starts
+        with torch.inference_mode():
+            _, state = model(torch.tensor([ids[:t]], device=model.device))
+    stepper = Stepper(model, state, record=True)
+    stepper.step(ids[t])  # step t through charmodels.cells, every quantity recorded
+    record = stepper.recorded[0]
     s = record.layers[layer]
     w = stepper.weights[layer]
     x = stepper.inputs[ids[t]] if layer == 0 else record.layers[layer - 1].h

@@ -418,6 +418,12 @@ def on_model_inside(checkpoint: str, lang: str) -> dict:
 
 
 def on_inside(checkpoint: str, prompt: str | None, which: str, layer, step, lang: str) -> dict:
+    """The heatmap and the step's vectors of the prompt typed in the Inside tab, and the saliency."""
+    return {**heat_views(checkpoint, prompt, which, layer, step, lang), **on_saliency(checkpoint, prompt, lang)}
+
+
+def heat_views(checkpoint: str, prompt: str | None, which: str, layer, step, lang: str) -> dict:
+    """The heatmap of one state over the prompt and every vector of the selected step (step None: the last)."""
     service = backend()
     trace, cell, notes = service.inside(checkpoint, prompt)
     which = which if which in STATES_OF[cell] else "h"
@@ -430,21 +436,98 @@ def on_inside(checkpoint: str, prompt: str | None, which: str, layer, step, lang
         f"'{visible_text(trace.vocab[i])}' {trace.probs[n - 1][i]:.0%}" for i in trace.probs[n - 1].argsort()[::-1][:3]
     )
     read = f"<p><b>{n}: '{html.escape(visible_text(trace.chars[n - 1]))}'</b> → {html.escape(after)}</p>"
-    text = service.text_of(checkpoint)
-    checkpoints = [service.checkpoint_name(text, other) for other in CELLS] if text else [checkpoint]
-    salient = service.saliencies(checkpoints, prompt)
-    saliency = "".join(
-        saliency_html(f"{r['checkpoint']}: '{visible_text(r['target'])}' {r['prob']:.0%}", r["chars"], r["scores"]) for r in salient
-    )
     noted = word_notes(lang, notes)
     return {
         "inside_title": f"**{state_name(which, lang)}**" + ("\n\n" + noted if noted else ""),
         "heat": heatmap_html(trace.chars, values_of[which], which, selected=n),
         "inside_step": gr.Slider(minimum=1, maximum=max(steps, 2), value=n, step=1, interactive=steps > 1),
         "vectors": read + "".join(vectors),
-        "saliency_view": saliency,
         "inside_drawn": True,
     }
+
+
+def on_saliency(checkpoint: str, prompt: str | None, lang: str) -> dict:
+    """How much each prompt character drove the prediction, through the text's three cells (occlusion)."""
+    service = backend()
+    text = service.text_of(checkpoint)
+    checkpoints = [service.checkpoint_name(text, other) for other in CELLS] if text else [checkpoint]
+    salient = service.saliencies(checkpoints, prompt)
+    saliency = "".join(
+        saliency_html(f"{r['checkpoint']}: '{visible_text(r['target'])}' {r['prob']:.0%}", r["chars"], r["scores"]) for r in salient
+    )
+    return {"saliency_view": saliency}
+
+
+# ---- inside: one step explained (charmodels.explain.step, typeset by demo/explainer.py) ----
+
+MAX_UNITS_PICKED = 8  # units one card and the diagram explain at once
+
+
+def picked_units(units, hidden: int) -> list[int] | None:
+    """The units picker's value as unit numbers below `hidden` (None: let the library choose)."""
+    chosen = []
+    for unit in units or []:
+        try:
+            number = int(unit)
+        except (TypeError, ValueError):
+            continue
+        if 0 <= number < hidden and number not in chosen:
+            chosen.append(number)
+    return chosen[:MAX_UNITS_PICKED] or None
+
+
+def explain_views(checkpoint: str, prompt: str | None, step, units, layer, temperature, top_k, top_p, lang: str) -> dict:
+    """The card, the diagram and the input of step `step` (1-based; None: the last character) for
+    the picked units; the softmax walk at the page's temperature (greedy, 0, explains the bars: T = 1)."""
+    from charmodels.explain import step as explain_step
+
+    from demo.explainer import card_markdown, diagram_svg, input_html
+
+    service = backend()
+    model = service.serving.get_model(checkpoint)
+    text, _ = service.prepare_prompt(model, prompt, limit=service.MAX_INSIDE)
+    t = min(max(int(step), 1), len(text)) - 1 if step else len(text) - 1
+    layer = min(max(int(layer or 1), 1), model.config.layers) - 1
+    request = service.check_request(0, temperature or 0, top_k, top_p, None)
+    e = explain_step(model, text, t, picked_units(units, model.config.hidden_size), layer,
+                     request.temperature or 1.0, request.top_k, request.top_p)
+    hidden = model.config.hidden_size
+    return {
+        "explain_card": card_markdown(e, lang),
+        "explain_diagram": diagram_svg(e, lang),
+        "explain_input": input_html(e, lang),
+        "units": gr.Dropdown(multiselect=True, choices=[(str(u), str(u)) for u in range(hidden)], value=[str(u.unit) for u in e.units]),
+    }
+
+
+def on_inside_live(checkpoint: str, prompt: str | None, which: str, layer, units, temperature, top_k, top_p,
+                   lang: str) -> dict:
+    """The Inside tab follows its prompt as it is typed: the heatmap, the vectors, the card and the
+    diagram at the last character (the saliency, slower, comes in a second update)."""
+    return {**heat_views(checkpoint, prompt, which, layer, None, lang),
+            **explain_views(checkpoint, prompt, None, units, layer, temperature, top_k, top_p, lang)}
+
+
+def on_inside_step(checkpoint: str, prompt: str | None, which: str, layer, step, units, temperature, top_k, top_p,
+                   lang: str) -> dict:
+    """One step control drives the heatmap's marked column, the vectors, the card and the diagram."""
+    return {**heat_views(checkpoint, prompt, which, layer, step, lang),
+            **explain_views(checkpoint, prompt, step, units, layer, temperature, top_k, top_p, lang)}
+
+
+def on_inside_move(delta: int, checkpoint: str, prompt: str | None, which: str, layer, step, units, temperature,
+                   top_k, top_p, lang: str) -> dict:
+    """The previous or next character (clamped to the prompt read)."""
+    service = backend()
+    text, _ = service.prepare_prompt(service.serving.get_model(checkpoint), prompt, limit=service.MAX_INSIDE)
+    moved = min(max(int(step or len(text)) + delta, 1), len(text))
+    return on_inside_step(checkpoint, prompt, which, layer, moved, units, temperature, top_k, top_p, lang)
+
+
+def on_model_explain(checkpoint: str, lang: str) -> dict:
+    """A new model: its units picker starts empty (the library's choice), the views blank until drawn."""
+    hidden = backend().serving.get_model(checkpoint).config.hidden_size
+    return {"units": gr.Dropdown(multiselect=True, choices=[(str(u), str(u)) for u in range(hidden)], value=[])}
 
 
 def on_new_model_inside(checkpoint: str, prompt: str | None, drawn: bool, lang: str) -> dict:
