@@ -21,7 +21,7 @@ import platform
 import sys
 from typing import Any
 
-BENCHMARKS = ("generation", "train_step", "train_all", "cold_start", "app_latency", "shakespeare", "distributed", "classroom_recipe", "classroom", "through_time")  # module names in bench/, in the order they run
+BENCHMARKS = ("generation", "train_step", "train_all", "cold_start", "app_latency", "shakespeare", "distributed", "classroom_recipe", "classroom", "through_time", "inside")  # module names in bench/, in the order they run
 
 
 def row(
