@@ -13,6 +13,7 @@ Target (issue 12): the Inside update at most 50 ms of server time (p50).
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 
@@ -24,7 +25,7 @@ TARGET_MS = 50.0
 REPEATS, QUICK_REPEATS = 40, 8
 
 
-def prompt_for(model) -> str:
+def prompt_for() -> str:
     from charmodels import CORPORA
 
     text = CORPORA["goethe"].text
@@ -47,11 +48,11 @@ def run(quick: bool) -> list[dict]:
     rows = []
     for checkpoint in CHECKPOINTS:
         model = service.serving.get_model(checkpoint)
-        prompt = prompt_for(model)
+        prompt = prompt_for()
         calls = {
-            "inside": lambda: handlers.on_inside_live(checkpoint, prompt, "h", 1, None, 0, 0, 1, "en"),
-            "explain": lambda: handlers.explain_views(checkpoint, prompt, None, None, 1, 0, 0, 1, "en"),
-            "next_chars": lambda: handlers.on_prompt(checkpoint, prompt, "en"),
+            "inside": functools.partial(handlers.on_inside_live, checkpoint, prompt, "h", 1, None, 0, 0, 1, "en"),
+            "explain": functools.partial(handlers.explain_views, checkpoint, prompt, None, None, 1, 0, 0, 1, "en"),
+            "next_chars": functools.partial(handlers.on_prompt, checkpoint, prompt, "en"),
         }
         for fn in calls.values():  # warm up: the model's tables, numpy's first calls
             fn()

@@ -480,7 +480,6 @@ def explain_views(checkpoint: str, prompt: str | None, step, units, layer, tempe
     """The card, the diagram and the input of step `step` (1-based; None: the last character) for
     the picked units; the softmax walk at the page's temperature (greedy, 0, explains the bars: T = 1)."""
     from charmodels.explain import step as explain_step
-
     from demo.explainer import card_markdown, diagram_svg, input_html
 
     service = backend()
