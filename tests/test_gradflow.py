@@ -17,7 +17,7 @@ from charmodels.gradflow import (
     lab_flow,
     train_lab_model,
 )
-from charmodels.lab import LabConfig
+from charmodels.lab import LabConfig, held_out_lines, run_point
 
 TEXT = "hihello hello"
 
@@ -150,3 +150,26 @@ def test_compare_side_by_side_and_bad_input():
     with pytest.raises(CharmodelsError) as error:
         compare_flow({}, TEXT)
     assert error.value.code == "model_expected"
+
+
+def test_lab_model_trains_as_run_point_does(one_thread):
+    """train_lab_model repeats run_point's training: the same config measures the same on the held-out lines."""
+    config = LabConfig(cell="rnn", gap=3, steps=40, seed=2)
+    model = train_lab_model(config)
+    ids = torch.tensor([model.vocab.encode(line) for line in held_out_lines(config.gap, config.eval_lines)])
+    with torch.no_grad():
+        logits, _ = model(ids[:, :-1])
+    accuracy = float((logits[:, -1].argmax(-1) == ids[:, -1]).double().mean())
+    eval_loss = round(float(torch.nn.functional.cross_entropy(logits[:, -1].double(), ids[:, -1])), 5)
+    point = run_point(config)
+    assert (accuracy, eval_loss) == (point.accuracy, point.eval_loss)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_model_on_the_gpu_gives_the_cpu_numbers():
+    model = tiny("lstm", layers=2)
+    on_cpu = gradient_flow(model, TEXT, position=9)
+    on_gpu = gradient_flow(tiny("lstm", layers=2).cuda(), TEXT, position=9)
+    np.testing.assert_allclose(on_gpu.hidden_norms, on_cpu.hidden_norms, rtol=1e-5)
+    np.testing.assert_allclose(on_gpu.cell_norms, on_cpu.cell_norms, rtol=1e-5)
+    np.testing.assert_allclose(on_gpu.input_norms, on_cpu.input_norms, rtol=1e-5)
