@@ -28,7 +28,7 @@ UPLOAD_PREFIX = "upload-"
 # A checkpoint of this project is kilobytes to a few megabytes (train.py's long-text model,
 # 256 x 2 LSTM, is about 3.5 MB); 32 MiB leaves room for a much larger one of your own.
 MAX_UPLOAD_BYTES = 32 * 1024**2
-MAX_UPLOADS = 32  # uploaded models kept in memory, oldest dropped first ...
+MAX_UPLOADS = 128  # uploaded or trained models kept in memory (a class of 40, each with a few), oldest dropped first ...
 MAX_UPLOADED_BYTES = 256 * 1024**2  # ... and never more than this many bytes of them
 
 _models: OrderedDict[str, CharModel] = OrderedDict()

@@ -10,12 +10,14 @@ demo/page.js. torch loads in the background after the page is served.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import functools
 import inspect
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package and demo/, also on a Space
@@ -30,9 +32,9 @@ from demo.views import corpus_markdown
 
 HERE = Path(__file__).resolve().parent
 CELL_CHOICES = [("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru")]
-# Gradio's cache (uploads, offered downloads): swept every hour of what is older than three hours,
-# and emptied when the server stops
-DELETE_CACHE = (3600, 3 * 3600)
+# Gradio's cache (uploads, offered downloads, a visitor's trained checkpoint): swept every ten
+# minutes of what is older than an hour, and emptied when the server stops
+DELETE_CACHE = (600, 3600)
 CSS = (HERE / "page.css").read_text(encoding="utf-8")
 # Projector mode by URL (?projector); Enter generates, Shift+Enter a newline, Escape stops
 HEAD_JS = (HERE / "page.js").read_text(encoding="utf-8")
@@ -48,7 +50,10 @@ THEME = gr.themes.Default(
 i18n = gr.I18n(**UI)
 
 
-# ---- the API: two named endpoints, the same service the page uses (in English) ----
+# ---- the API: named endpoints, the same service the page uses (in English) ----
+#
+# next_chars and generate are also the MCP server's tools (`python demo/app.py --mcp`): their
+# docstrings' Args and their type hints are the tools' schema.
 
 
 def api_errors(fn):
@@ -56,6 +61,20 @@ def api_errors(fn):
 
     def explain(error: Exception) -> gr.Error:
         return gr.Error(error_text("en", error), print_exception=False)
+
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def streaming_async(*args):
+            try:
+                async for item in fn(*args):
+                    yield item
+            except gr.Error:
+                raise
+            except Exception as error:  # every failure becomes a message; unexpected ones are logged by error_text
+                raise explain(error) from error
+
+        return streaming_async
 
     if inspect.isgeneratorfunction(fn):
 
@@ -83,14 +102,23 @@ def api_errors(fn):
 
 
 @api_errors
-def api_next_chars(checkpoint: str, prompt: str) -> tuple[dict, str]:
-    """The top-10 next characters after `prompt` as {char: probability}, and notes on how the prompt was read."""
+def next_chars(checkpoint: str, prompt: str) -> tuple[dict, str]:
+    """The model's next-character distribution after a prompt: the ten most likely characters.
+
+    Args:
+        checkpoint: a shipped model, named <text>-<cell>, e.g. "goethe-lstm", "shakespeare-gru", "lecture_ko-rnn".
+        prompt: the text the model reads first; characters it never saw are left out (the notes say which).
+
+    Returns:
+        {character: probability} for the ten most likely next characters, most likely first, and notes on how
+        the prompt was read (an empty string when it was read as given).
+    """
     pairs, notes = on.backend().next_chars(checkpoint, prompt)
     return dict(pairs), on.word_notes("en", notes, between="\n")
 
 
 @api_errors
-def api_generate(
+def generate(
     checkpoint: str,
     prompt: str,
     length: int = 200,
@@ -99,7 +127,21 @@ def api_generate(
     top_p: float = 1.0,
     seed: int = 0,
 ) -> Iterator[tuple[str, dict]]:
-    """Streams (text so far, the step just written: its char, probability and the top of both distributions)."""
+    """Continue a prompt one character at a time, as the model writes it.
+
+    Args:
+        checkpoint: a shipped model, named <text>-<cell>, e.g. "goethe-lstm".
+        prompt: the text the model reads first.
+        length: characters to write, 0 to 2000.
+        temperature: 0 takes the most likely character every time (greedy); up to 2, higher is more random.
+        top_k: draw only from the k most likely characters (0: all).
+        top_p: draw only from the most likely characters whose probabilities add up to p (1: all).
+        seed: the random seed of the draws (-1: a new one each time).
+
+    Returns:
+        Streams (the text written so far, the step just written: its character, its probability and the top of
+        the model's distribution and of the one drawn from); the last item holds the whole continuation.
+    """
     service = on.backend()
     request = service.check_request(length, temperature, top_k, top_p, seed)
     _, _, steps = service.stream(checkpoint, prompt, request)
@@ -110,6 +152,54 @@ def api_generate(
         yield text, record
     if record is None:  # length 0 writes nothing: still one answer
         yield text, record
+
+
+@api_errors
+async def train(text: str, cell: str = "lstm", hidden_size: int = 64, steps: int = 300, lines: bool = False,
+                request: gr.Request = None) -> AsyncIterator[tuple[dict, str | None]]:
+    """Train a model on your own text, in the same fair line as the page's Train tab (never refused).
+
+    Args:
+        text: the text to learn by heart (at most 50,000 characters).
+        cell: "rnn", "lstm" or "gru".
+        hidden_size: 8 to 256.
+        steps: passes over the text, at most (1 to 3000); training ends earlier when the model recites the text.
+        lines: the text is separate lines, each learned from a fresh state.
+
+    Returns:
+        Streams (status, None): the status's "state" (waiting, running, done, failed, left, expired), while
+        waiting its "position" in line and "start_expected", "start_at_most", "end_expected", "end_at_most"
+        (seconds from now), while running "step", "max_steps", "loss" and "prediction". The last item is
+        (status, the .safetensors checkpoint): its status says "reason" (learned, all_steps: did not reach the
+        quality bar within its steps and was saved as it is, by_request, time_up) and the model's "metrics".
+    """
+    service = on.backend()
+    owner = on.session_of(request)
+    ticket, _ = await asyncio.to_thread(service.start_training, owner, text, "mytext", cell, hidden_size, steps, lines)
+    try:
+        async for status in ticket.updates_async():
+            record = on.train_record(status)
+            yield record, str(status.result.path) if status.state == "done" else None
+    finally:
+        ticket.leave()  # the checkpoint was handed over (Gradio keeps its own copy): its folder goes
+
+
+def end_session(request: gr.Request) -> None:
+    on.on_unload(request)
+
+
+async def keep_session_open() -> AsyncIterator[None]:
+    """Pending while the page is open, so that the server never closes the page's event stream.
+
+    Gradio 6.31 closes a session's stream whenever its last pending event completes; a request
+    the page sends at that moment is registered by the client against the closing stream and
+    its answer is never read (the page or gradio_client sees CancelledError, the server logs
+    nothing). With this event pending the stream stays open; Gradio cancels it when the page
+    goes. A script with many concurrent requests can submit it too (/keep_session_open).
+    """
+    while True:
+        await asyncio.sleep(3600)
+        yield None
 
 
 # ---- the page's events: named updates, and a refusal said where it belongs ----
@@ -156,7 +246,17 @@ class Wiring:
         def call(request, args):
             return fn(*args, request=request) if wants_request else fn(*args)
 
-        if inspect.isgeneratorfunction(fn):
+        if inspect.isasyncgenfunction(fn):  # waits (in the training line) without holding a server thread
+
+            async def run(request: gr.Request, *args):
+                first = True
+                try:
+                    async for updates in call(request, args):
+                        yield named(updates, first)
+                        first = False
+                except Exception as error:  # noqa: BLE001 (said in the page; unexpected ones logged by error_text)
+                    yield refused(error, args)
+        elif inspect.isgeneratorfunction(fn):
 
             def run(request: gr.Request, *args):
                 first = True
@@ -198,7 +298,6 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     run = gr.State(None)  # this session's last generation, for the step inspector
     own = gr.State([])  # the page's own models (uploaded or trained): [label, key] for the text picker
     inside_drawn = gr.State(False)  # the inside views have been drawn: redraw them for a new model
-    job_id = gr.State(None)  # the page's training, for Stop
     trained = gr.State(None)  # the model a training ended with, to be used by the page
 
     with gr.Row(elem_id="cm-header", equal_height=True):
@@ -410,33 +509,44 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     wire([which.input, layer.input, inside_step.release], on.on_inside, inside_inputs, inside_views, notice="inside_title")
 
     wire([train_file.upload], on.read_text_upload, [train_file, lang], ["train_text"], notice="train_status")
+    # Trainings wait in charmodels' one fair line, which shows each visitor their place and times:
+    # no Gradio limit in front of it (whose waiting shows neither). Another click with other
+    # settings replaces the page's request in its place; the same one again is the same request.
+    in_line = {"concurrency_limit": None, "trigger_mode": "multiple"}
     training = wire(
         [train_button.click], on.on_train,
-        [train_text, train_name, train_cell, hidden_size, train_steps, train_lines, job_id, lang],
-        ["job_id", "trained", "train_status", "train_loss", "train_view", "train_download"], notice="train_status",
-        concurrency_limit=2,  # the second is refused at once by charmodels.jobs, never queued for minutes
-        concurrency_id="train",
+        [train_text, train_name, train_cell, hidden_size, train_steps, train_lines, lang],
+        ["trained", "train_status", "train_loss", "train_view", "train_download"], notice="train_status", **in_line,
     )
     wire(training, on.on_adopt, [trained, own, lang], [*model_views, "own"])
-    # Stop asks the job to end: its model so far is still saved, offered and used
-    wire([train_stop.click], on.on_stop_training, [job_id], [])
+    # Stop ends the training with its model so far (saved, offered and used), or leaves the line
+    wire([train_stop.click], on.on_stop_training, [], [], concurrency_limit=None)
 
     wire([lab_grid.change], on.on_lab_grid, [lab_grid, lang], ["lab_plot", "lab_table"])
     wire([lab_cell.change], on.on_lab_cell, [lab_cell], ["lab_forget"])
     wire(
         [lab_button.click], on.on_lab_run, [lab_cell, lab_gap, lab_steps, lab_seed, lab_forget, lab_curriculum, lang],
-        ["lab_loss", "lab_result"], notice="lab_result",
-        concurrency_limit=1,  # one live lab run at a time; others wait their turn (each at most 60 s)
-        concurrency_id="lab",
+        ["lab_loss", "lab_result"], notice="lab_result", **in_line,
     )
     # Stop asks the run to end: the model so far is measured and said (no cancel: see handlers.Runs)
-    wire([lab_stop.click], on.on_lab_stop, [lang], [])
+    wire([lab_stop.click], on.on_lab_stop, [], [], concurrency_limit=None)
 
     wire([snapshot.input], lambda *args: {"prediction": on.snapshot_text(*args)}, [checkpoint, snapshot, lang], ["prediction"])
     projector.click(None, js=TOGGLE_PROJECTOR)
 
-    gr.api(api_next_chars, api_name="next_chars", concurrency_limit=8, concurrency_id="predict")
-    gr.api(api_generate, api_name="generate", concurrency_limit=4, concurrency_id="generate")
+    # The page's session ends (tab closed): its trainings, their files and its own models go
+    demo.unload(end_session)
+    # One event per page pending while the page is open (see keep_session_open)
+    demo.load(keep_session_open, None, None, api_name="keep_session_open", api_visibility="undocumented",
+              concurrency_limit=None, show_progress="hidden")
+
+    gr.api(next_chars, api_name="next_chars", concurrency_limit=8, concurrency_id="predict")
+    gr.api(generate, api_name="generate", concurrency_limit=4, concurrency_id="generate")
+    # /train returns a file: typed by hidden components (gr.api's outputs are not moved into Gradio's file cache)
+    with gr.Group(visible=False):
+        api_train_inputs = [gr.Textbox(), gr.Textbox(value="lstm"), gr.Number(value=64), gr.Number(value=300), gr.Checkbox()]
+        api_train_outputs = [gr.JSON(), gr.File()]
+    gr.on([], train, api_train_inputs, api_train_outputs, api_name="train", concurrency_limit=None, show_progress="hidden")
 
 # Uploads are checkpoints and texts: no file larger than the largest checkpoint the registry takes
 LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "js": HEAD_JS, "i18n": i18n, "max_file_size": MAX_UPLOAD_BYTES}
@@ -447,9 +557,19 @@ def warm_up_in_background() -> None:
     threading.Thread(target=lambda: on.backend().warm_up(on.FIRST_CHECKPOINT), daemon=True).start()
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The charmodels page (and, with --mcp, an MCP server).")
+    parser.add_argument("--mcp", action="store_true",
+                        help="also serve next_chars and generate as MCP tools at /gradio_api/mcp/ (needs charmodels[mcp]); "
+                             "GRADIO_MCP_SERVER=True does the same")
+    args = parser.parse_args(argv)
     local = not (os.environ.get("SPACE_ID") or os.environ.get("CI"))
     demo.queue(default_concurrency_limit=4)
-    demo.launch(inbrowser=local, prevent_thread_lock=True, **LAUNCH_OPTIONS)
+    # mcp_server=None: Gradio reads GRADIO_MCP_SERVER (off unless set)
+    demo.launch(inbrowser=local, prevent_thread_lock=True, mcp_server=True if args.mcp else None, **LAUNCH_OPTIONS)
     warm_up_in_background()
     demo.block_thread()
+
+
+if __name__ == "__main__":
+    main()

@@ -12,11 +12,12 @@ torch is imported on first use (demo/service.py), never before the page is serve
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import html
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import gradio as gr
@@ -136,7 +137,6 @@ class Run:
 
 
 GENERATIONS = Runs()
-LAB_RUNS = Runs()
 
 
 def session_of(request) -> str | None:
@@ -224,6 +224,7 @@ def use_model(checkpoint: str, lang: str, prompt: str | None = None, own: list |
         "unsure_row": gr.Row(visible=bool(unsure_offered) and text not in service.UNSURE),
         **card_views(checkpoint, model, lang),
         **compare_heading(text, lang),
+        **size_view(checkpoint),
     }
     return updates
 
@@ -271,6 +272,28 @@ def on_cell(value: str, cell: str, prompt: str | None, own: list | None, lang: s
     return use_model(service.checkpoint_name(value, cell), lang, prompt=prompt, own=own)
 
 
+def size_view(checkpoint: str) -> dict:
+    """The size picker (hidden units): shown for a model with tiny versions (hihello, seoul), its
+    choices the standard model and the tiny ones, each a checkpoint name; hidden otherwise."""
+    serving = backend().serving
+    sizes = serving.tiny_sizes(checkpoint) if not serving.is_upload(checkpoint) else {}
+    if not sizes:
+        return {"size": gr.Radio(choices=[], value=None, visible=False)}
+    standard = checkpoint.split(serving.TINY_MARK)[0]
+    choices = [(str(serving.get_model(standard).config.hidden_size), standard)]
+    choices += [(str(size), name) for size, name in sorted(sizes.items(), reverse=True)]
+    return {"size": gr.Radio(choices=choices, value=checkpoint, visible=True)}
+
+
+def on_size(value: str, prompt: str | None, own: list | None, lang: str, request=None) -> dict:
+    """A size picked: that model of the same text and cell (a tiny one, or the standard), the prompt kept."""
+    service = backend()
+    if not value or value not in service.serving.shipped():
+        raise service.PageError("error_pick_text")
+    GENERATIONS.end(session_of(request))
+    return use_model(value, lang, prompt=prompt, own=own)
+
+
 def own_model(key: str, own: list | None, lang: str, how: str, file_name: str = "") -> tuple[list, dict]:
     """Keep a model of one's own in the text picker (the newest OWN_KEPT) and use it. It is
     named after its text and cell, or after its file when it names no text."""
@@ -286,7 +309,7 @@ def on_upload(path: str | None, own: list | None, lang: str, request=None) -> di
     service = backend()
     if not path:
         raise service.PageError("error_no_file")
-    key = service.serving.register_upload(path)
+    key = service.register_own(session_of(request), path)
     GENERATIONS.end(session_of(request))
     # the box empties again: the model is in the text picker now, and another file can be chosen
     return {**own_model(key, own, lang, "own_uploaded", file_name=path)[1], "upload": None}
@@ -530,11 +553,12 @@ def on_model_explain(checkpoint: str, lang: str) -> dict:
 
 
 def on_new_model_inside(checkpoint: str, prompt: str | None, drawn: bool, lang: str) -> dict:
-    """The model changed: the inside pickers follow it, and views already drawn are redrawn for it
-    from the prompt typed there (kept, never replaced by the page's prompt)."""
-    updates = on_model_inside(checkpoint, lang)
+    """The model changed: the inside pickers follow it (the units picker emptied, for the library's
+    choice), and views already drawn are redrawn for it from the prompt typed there (kept, never
+    replaced by the page's prompt); the saliency follows in a second update (on_saliency)."""
+    updates = {**on_model_inside(checkpoint, lang), **on_model_explain(checkpoint, lang)}
     if drawn:
-        updates.update(on_inside(checkpoint, prompt, "h", 1, None, lang))
+        updates.update(on_inside_live(checkpoint, prompt, "h", 1, None, 0, 0, 1, lang))
     return updates
 
 
@@ -550,36 +574,125 @@ def read_text_upload(path: str | None, lang: str) -> dict:
     return {"train_text": read_text_file(path)}
 
 
-def job_status(lang: str, snap) -> str:
-    """A training's state and what it does or why it ended, as the page says it."""
-    scores = ""
-    if snap.metrics is not None:
-        m = snap.metrics
-        scores = say(lang, "job_scores", tf_acc=m.tf_acc, recon=m.recon, min_p=m.min_p)
-    problem = "" if snap.error is None else code_text(lang, snap.error, snap.error_params)
-    message = say(lang, f"job_{snap.reason}", step=snap.step, max_steps=snap.max_steps, seconds=snap.seconds,
-                  time_limit=snap.time_limit, scores=scores, problem=problem)
-    return f"**{say(lang, f'job_{snap.state}')}** · {message}"
+def seconds(value: float) -> int:
+    """A time as the page says it: whole seconds, at least 1."""
+    return max(1, round(value))
 
 
-def on_train(text: str, name: str, cell: str, hidden_size, steps, lines: bool, previous: str | None, lang: str) -> Iterator[dict]:
-    service = backend()
-    job_id, job = service.start_training(text, name, cell, hidden_size, steps, lines, replaces=previous)
-    truth = "".join(job.corpus.sequences())
-    yield {"job_id": job_id, "trained": None}
-    for snap in job.updates():
-        update = {
-            "train_status": job_status(lang, snap),
-            "train_loss": loss_curve(loss_frame(snap.loss), lang),
-            "train_view": snapshot_html(snap.step, snap.prediction, truth, lang) if snap.prediction else "",
+def line_text(lang: str, status) -> str:
+    """Where a waiting request stands: its place in line and its expected and latest start and end."""
+    return say(lang, "queue_waiting", position=status.position, start=seconds(status.start_expected),
+               start_max=seconds(status.start_at_most), end=seconds(status.end_expected))
+
+
+def left_text(lang: str, status) -> str:
+    """Why a request is no longer in line (it left, the session or the app ended, it expired)."""
+    reason = "expired" if status.state == "expired" else status.reason
+    return f"**{say(lang, 'job_left')}** · {say(lang, f'left_{reason}')}"
+
+
+def scores_text(lang: str, metrics) -> str:
+    return say(lang, "job_scores", tf_acc=metrics.tf_acc, recon=metrics.recon, min_p=metrics.min_p)
+
+
+def trained_text(lang: str, status) -> str:
+    """How a training ended, with its metrics; a text that did not reach the bar is said plainly."""
+    if status.state == "failed":
+        problem = code_text(lang, status.error, status.error_params)
+        return f"**{say(lang, 'job_failed')}** · {say(lang, 'job_error', problem=problem)}"
+    result = status.result
+    m, history = result.metrics, result.history
+    if result.reason == "all_steps":
+        message = say(lang, "job_not_reached", step=history.steps, recon=m.recon, tf_acc=m.tf_acc, min_p=m.min_p)
+    else:
+        from charmodels.jobs import QUEUE_TIME_LIMIT
+
+        message = say(lang, f"job_{result.reason}", step=history.steps, seconds=history.seconds,
+                      time_limit=QUEUE_TIME_LIMIT, scores=scores_text(lang, m))
+    cached = say(lang, "queue_cached") if status.cached else ""
+    return f"**{say(lang, f'job_{result.state}')}** · {message}{cached}"
+
+
+def train_update(lang: str, status, truth: str) -> dict:
+    """What the Train tab shows of a ticket's status (nothing for a ticket another click replaced)."""
+    if status.state == "waiting":
+        return {"train_status": f"**{say(lang, 'job_waiting')}** · {line_text(lang, status)}"}
+    if status.state == "running":
+        progress = status.progress
+        ends = say(lang, "queue_ends", end=seconds(status.end_expected), end_max=seconds(status.end_at_most))
+        if progress is None:
+            return {"train_status": f"**{say(lang, 'job_running')}** · {say(lang, 'job_starting')}{ends}"}
+        return {
+            "train_status": f"**{say(lang, 'job_running')}** · "
+                            f"{say(lang, 'job_training', step=progress.step, max_steps=progress.max_steps)}{ends}",
+            "train_loss": loss_curve(loss_frame(progress.loss), lang),
+            "train_view": snapshot_html(progress.step, progress.prediction, truth, lang) if progress.prediction else "",
         }
-        if snap.finished and snap.path is not None:  # a model to offer, and to use in every tab
-            update.update(train_download=snap.path, trained=service.serving.register_upload(snap.path))
-        yield update
+    if status.state in ("left", "expired"):
+        return {} if status.reason == "replaced" else {"train_status": left_text(lang, status)}
+    update = {"train_status": trained_text(lang, status)}
+    if status.state == "done":
+        history = status.result.history
+        update["train_loss"] = loss_curve(loss_frame(history.loss), lang)
+        if history.snapshots:
+            step, prediction = history.snapshots[-1]
+            update["train_view"] = snapshot_html(step, prediction, truth, lang)
+    return update
 
 
-def on_stop_training(job_id: str | None) -> dict:
-    backend().stop_training(job_id)  # its model so far is still saved, offered and used
+def train_record(status) -> dict:
+    """A text training's status as plain JSON for the API (English): state, place in line and
+    times while waiting, step, loss and prediction while running, reason and metrics at the end."""
+    record = {"state": status.state}
+    if status.state == "waiting":
+        record.update(position=status.position, start_expected=round(status.start_expected, 1),
+                      start_at_most=round(status.start_at_most, 1))
+    if status.state in ("waiting", "running"):
+        record.update(end_expected=round(status.end_expected, 1), end_at_most=round(status.end_at_most, 1))
+    progress = status.progress
+    if status.state == "running" and progress is not None:
+        record.update(step=progress.step, max_steps=progress.max_steps, loss=progress.loss[-1][1] if progress.loss else None,
+                      prediction=progress.prediction)
+    if status.state == "done":
+        result = status.result
+        m = result.metrics
+        record.update(reason=result.reason, step=result.history.steps, seconds=round(result.history.seconds, 2),
+                      cached=status.cached, meets_bar=m.meets_bar,
+                      metrics={"tf_acc": m.tf_acc, "recon": m.recon, "bpc": m.bpc, "min_p": m.min_p})
+        record["message"] = trained_text("en", status).split(" · ", 1)[1].replace("**", "")
+    if status.state == "failed":
+        record.update(error=status.error, message=code_text("en", status.error, status.error_params))
+    if status.state in ("left", "expired"):
+        record.update(reason=status.reason or "expired", message=left_text("en", status).split(" · ", 1)[1])
+    return record
+
+
+async def on_train(text: str, name: str, cell: str, hidden_size, steps, lines: bool, lang: str,
+                   request=None) -> AsyncIterator[dict]:
+    """The page's text in the one fair line (never refused): its place and times while it waits,
+    the loss and the prediction string while it runs, then the model, offered and used.
+
+    An async generator: a visitor waiting in line holds no server thread.
+    """
+    service = backend()
+    owner = session_of(request)
+    ticket, truth = await asyncio.to_thread(service.start_training, owner, text, name, cell, hidden_size, steps, lines)
+    yield {"trained": None}  # the page adopts a model only when this training ends with one
+    async for status in ticket.updates_async():
+        update = train_update(lang, status, truth)
+        if status.state == "done":  # a model to offer, and to use in every tab
+            path = status.result.path
+            update.update(train_download=str(path), trained=await asyncio.to_thread(service.register_own, owner, path))
+        if update:
+            yield update
+
+
+def on_stop_training(request=None) -> dict:
+    """Stop: a running training ends with its model so far (saved, offered and used); one still
+    waiting leaves the line."""
+    ticket = backend().owned(session_of(request), "text")
+    if ticket is not None:
+        ticket.stop()
     return {}
 
 
@@ -611,32 +724,68 @@ def on_lab_cell(cell: str) -> dict:
     return {"lab_forget": gr.Checkbox(visible=cell == "lstm")}
 
 
-def on_lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, lang: str, request=None) -> Iterator[dict]:
-    session = session_of(request)
-    run = LAB_RUNS.start(session)
+def lab_result_text(lang: str, result, stopped_by_you: bool) -> str:
+    verdict = "lab_yes" if result.accuracy >= 0.9 else "lab_no" if result.accuracy <= 0.6 else "lab_partly"
+    ended = "" if not result.stopped else say(lang, "lab_stopped" if stopped_by_you else "lab_limit")
+    cell = result.config.cell
+    return say(lang, "lab_result", cell=cell.upper(), gap=result.config.gap, accuracy=result.accuracy,
+               verdict=say(lang, verdict), chance=result.chance, loss=result.eval_loss, hidden=result.hidden,
+               parameters=result.parameters, steps=result.steps, seconds=result.seconds, limit=ended)
+
+
+def lab_update(lang: str, status, stopped_by_you: bool) -> dict:
+    """What the lab shows of its ticket's status (nothing for a ticket another click replaced)."""
+    if status.state == "waiting":
+        return {"lab_result": line_text(lang, status)}
+    if status.state == "running":
+        progress = status.progress
+        ends = say(lang, "queue_ends", end=seconds(status.end_expected), end_max=seconds(status.end_at_most))
+        if progress is None:
+            return {"lab_result": say(lang, "job_starting") + ends + PROGRESS}
+        return {"lab_loss": loss_curve(loss_frame(progress.loss), lang),
+                "lab_result": say(lang, "lab_progress", taken=progress.step, steps=progress.max_steps) + ends + PROGRESS}
+    if status.state in ("left", "expired"):
+        return {} if status.reason == "replaced" else {"lab_result": left_text(lang, status)}
+    if status.state == "failed":
+        return {"lab_result": say(lang, "job_error", problem=code_text(lang, status.error, status.error_params))}
+    result = status.result
+    cached = say(lang, "queue_cached") if status.cached else ""
+    return {"lab_loss": loss_curve(loss_frame(result.loss_curve), lang),
+            "lab_result": lab_result_text(lang, result, stopped_by_you) + cached}
+
+
+async def on_lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, lang: str,
+                     request=None) -> AsyncIterator[dict]:
+    """One lab point through the fair line: a point a classmate already ran (same settings and
+    seed) is served at once; Stop ends it with the model so far measured."""
+    service = backend()
+    owner = session_of(request)
+    ticket = await asyncio.to_thread(service.start_lab_point, owner, cell, gap, steps, seed, forget_bias, curriculum)
     try:
-        runs = backend().lab_run(cell, gap, steps, seed, forget_bias, curriculum, stop=run.stop)
-        for taken, curve, result in runs:
-            loss = loss_curve(loss_frame(curve), lang)
-            if result is None:
-                yield {"lab_loss": loss, "lab_result": say(lang, "lab_progress", taken=taken, steps=int(steps)) + PROGRESS}
-                continue
-            verdict = "lab_yes" if result.accuracy >= 0.9 else "lab_no" if result.accuracy <= 0.6 else "lab_partly"
-            ended = "" if not result.stopped else say(lang, "lab_stopped" if run.stop.is_set() else "lab_limit")
-            yield {"lab_loss": loss, "lab_result": say(
-                lang, "lab_result", cell=cell.upper(), gap=int(gap), accuracy=result.accuracy, verdict=say(lang, verdict),
-                chance=result.chance, loss=result.eval_loss, hidden=result.hidden, parameters=result.parameters,
-                steps=result.steps, seconds=result.seconds, limit=ended,
-            )}
+        async for status in ticket.updates_async():
+            update = lab_update(lang, status, stopped_by_you=ticket.id in LAB_STOPPED)
+            if update:
+                yield update
     finally:
-        LAB_RUNS.finish(session, run)
+        LAB_STOPPED.discard(ticket.id)
 
 
-def on_lab_stop(lang: str, request=None) -> dict:
-    """Stop pressed: the page's lab run ends after its current step, and it says so with the
-    model so far measured (the run's own last update)."""
-    LAB_RUNS.end(session_of(request), keep=True, timeout=5.0)  # measuring the model so far takes a moment
+LAB_STOPPED: set[str] = set()  # lab tickets whose page pressed Stop (a stopped result says "stopped by you")
+
+
+def on_lab_stop(request=None) -> dict:
+    """Stop: the page's lab point ends after its current step and the model so far is measured
+    (one still waiting leaves the line; a run shared with classmates goes on for them)."""
+    ticket = backend().owned(session_of(request), "lab")
+    if ticket is not None:
+        LAB_STOPPED.add(ticket.id)
+        ticket.stop()
     return {}
+
+
+def on_unload(request=None) -> None:
+    """The page went away: its trainings, their files and its own models go with it."""
+    backend().end_session(session_of(request))
 
 
 def on_stop(request=None) -> dict:

@@ -320,6 +320,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "job_discarded": "a newer training replaced this one: it ended unsaved",
         "job_error": "training failed: {problem}",
         "job_scores": "tf_acc {tf_acc:.1%}, recon {recon:.1%}, min_p {min_p:.2f}",
+        # the one fair line every training waits in (charmodels.fairqueue): never a refusal
+        "job_waiting": "waiting",
+        "job_left": "not in line",
+        "queue_waiting": "you are number {position} in line: it starts in about {start:,} s (at the latest in {start_max:,} s) "
+        "and ends in about {end:,} s. Stop leaves the line.",
+        "queue_ends": " · ends in about {end:,} s (at the latest in {end_max:,} s)",
+        "queue_cached": " · the same as a classmate's identical run: served from it at once",
+        "left_by_owner": "you left the line; nothing was kept for you",
+        "left_session_ended": "the page was closed: the request and its files are gone",
+        "left_closed": "the app is shutting down: the training ended unsaved",
+        "left_expired": "this request was more than an hour old: it was removed with its files",
+        "job_not_reached": "did not reach the quality bar within its {step:,} steps: saved as it is. It recites {recon:.0%} of "
+        "the text, {tf_acc:.1%} of its next-character guesses are right, and its least sure right guess has "
+        "p = {min_p:.2f} (the bar: 100%, 100% and p ≥ 0.9). More steps, a larger hidden size or a shorter text help.",
         # the memory lab
         "lab_note_main": "the plain recipe: 600 steps, default initialisation, no curriculum (2 seeds)",
         "lab_note_more_seeds": "the plain recipe with 4 more seeds",
@@ -458,6 +472,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "job_discarded": "새 학습이 이 학습을 대신해 저장하지 않고 끝냈습니다",
         "job_error": "학습 실패: {problem}",
         "job_scores": "tf_acc {tf_acc:.1%}, recon {recon:.1%}, min_p {min_p:.2f}",
+        "job_waiting": "대기 중",
+        "job_left": "줄에 없음",
+        "queue_waiting": "{position}번째로 기다리는 중입니다: 약 {start:,}초 뒤에 시작하고(늦어도 {start_max:,}초 뒤) "
+        "약 {end:,}초 뒤에 끝납니다. 정지를 누르면 줄에서 나갑니다.",
+        "queue_ends": " · 약 {end:,}초 뒤 끝남 (늦어도 {end_max:,}초 뒤)",
+        "queue_cached": " · 같은 설정으로 먼저 한 학생의 실행 결과를 바로 받았습니다",
+        "left_by_owner": "줄에서 나갔습니다. 남긴 것은 없습니다",
+        "left_session_ended": "페이지가 닫혀 요청과 파일이 지워졌습니다",
+        "left_closed": "앱이 종료되는 중이라 학습을 저장하지 않고 끝냈습니다",
+        "left_expired": "요청한 지 한 시간이 지나 파일과 함께 지워졌습니다",
+        "job_not_reached": "{step:,} 스텝 안에 품질 기준에 이르지 못해 지금 상태로 저장했습니다. 텍스트의 {recon:.0%}를 "
+        "외우고, 다음 문자 예측의 {tf_acc:.1%}가 맞으며, 맞힌 것 중 가장 자신 없는 예측의 확률은 p = {min_p:.2f}입니다"
+        "(기준: 100%, 100%, p ≥ 0.9). 스텝을 늘리거나, 은닉 크기를 키우거나, 텍스트를 줄이면 도움이 됩니다.",
         "lab_note_main": "기본 방법: 600 스텝, 기본 초기화, 커리큘럼 없음 (시드 2개)",
         "lab_note_more_seeds": "기본 방법, 시드 4개 더",
         "lab_note_lstm_forget_bias_1": "망각 게이트를 열어 두고 시작한 LSTM (편향 1), 600 스텝",

@@ -6,18 +6,16 @@ demo/app.py words it through demo/i18n.py in the reader's language. Problems are
 `CharmodelsError`s from the library, or a `PageError` for what only the page can get
 wrong; both carry a key and parameters, never a sentence.
 
-Nothing here keeps per-user state: every call gets its own recurrent state and its own
+Generation keeps no per-user state: every call gets its own recurrent state and its own
 random generator, so concurrent users cannot see each other's results. The models come
-from charmodels.serving's registry, shared read-only.
+from charmodels.serving's registry, shared read-only. Trainings wait in charmodels.jobs'
+one fair line, each found only with its session (`owner`); the one thing kept here per
+session is which own models (trained, uploaded) it registered, dropped when it ends.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
-import uuid
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -26,17 +24,15 @@ from charmodels.checkpoint import corpus_of
 from charmodels.checks import text as checked_text
 from charmodels.checks import whole
 from charmodels.corpora import CORPORA, Corpus
-from charmodels.jobs import TrainingJob
+from charmodels.fairqueue import Ticket
 from charmodels.model import CELLS, CharModel
 from charmodels.sampling import (
-    MAX_SEED,
     SamplingRequest,
     Step,
     check_sampling,
     generate,
     next_char_probs,
 )
-from charmodels.training import Thinning
 
 TOP = 10  # characters shown as bars
 APP_MAX_LENGTH = 2000  # characters one request may generate
@@ -302,46 +298,88 @@ def saliencies(checkpoints: list[str], prompt: str | None) -> list[dict]:
     return results
 
 
-# ---- training a user's own text (charmodels.jobs), addressable by id so a Stop button can end it ----
+# ---- trainings (a user's own text, a live lab point): one fair line (charmodels.jobs) ----
+#
+# Every training waits in the process's one FairQueue, never refused. A visitor is known by
+# `owner`, the page's (or API client's) Gradio session: a ticket is found only with its owner,
+# and the session's end takes its tickets, private work and files with it (end_session).
 
-_trainings: OrderedDict[str, TrainingJob] = OrderedDict()
-_trainings_lock = threading.Lock()
-MAX_TRAININGS_KEPT = 16  # jobs whose checkpoint stays on disk; an older one is discarded (its folder removed)
-
-
-def start_training(text: str, name: str, cell: str, hidden_size, steps, lines: bool = False,
-                   replaces: str | None = None) -> tuple[str, TrainingJob]:
-    """Start a TrainingJob (checked up front, refused at once when the slot is taken); returns (id, job).
-
-    `replaces`: the id of the page's previous job, discarded once this one has started (its
-    checkpoint was handed to the page, which keeps its own copy of what it offers).
-    """
-    job = TrainingJob(text, cell, hidden_size, steps, name=(name or "mytext").strip(), lines=lines)
-    job_id = uuid.uuid4().hex
-    with _trainings_lock:
-        _trainings[job_id] = job
-        dropped = [_trainings.pop(replaces)] if replaces in _trainings else []
-        while len(_trainings) > MAX_TRAININGS_KEPT:
-            dropped.append(_trainings.popitem(last=False)[1])
-    for old in dropped:
-        old.discard()
-    return job_id, job
+_one_thread = threading.Event()
 
 
-def stop_training(job_id: str | None) -> None:
-    """Ask a training to end; its model so far is still saved and offered."""
-    with _trainings_lock:
-        job = _trainings.get(job_id or "")
-    if job is not None:
-        job.stop()
+def _training_queue():
+    """The queue, with torch on one intra-op thread first: two threads per worker thrash two
+    cores (and the app's request threads with them)."""
+    from charmodels.jobs import training_queue
+
+    if not _one_thread.is_set():
+        import torch
+
+        torch.set_num_threads(1)
+        _one_thread.set()
+    return training_queue()
 
 
-# ---- the long-term-dependency lab (charmodels.lab): shipped results and a live re-run of one point ----
+def start_training(owner: str, text, name, cell, hidden_size, steps, lines: bool = False) -> tuple[Ticket, str]:
+    """A user's text in line: checked at once (a CharmodelsError naming the problem), then
+    waiting its turn, never refused. The same request again is the same ticket; another
+    replaces the owner's earlier one (its files go). Returns the ticket and the text exactly
+    as training reads it (each line ending in a newline for a text of lines)."""
+    from charmodels.jobs import TextTraining
 
-LAB_MAX_GAP = 80
-LAB_MAX_STEPS = 2000
-LAB_TIME_LIMIT = 60.0  # seconds a live lab run may take; the model so far is then measured
-LAB_CURVE_POINTS = 400
+    work = TextTraining.checked(text, cell, hidden_size, steps, name=name or "mytext", lines=bool(lines))
+    return _training_queue().submit(owner, work), "".join(work.corpus.sequences())
+
+
+def start_lab_point(owner: str, cell, gap, steps, seed, forget_bias: bool, curriculum: bool) -> Ticket:
+    """One lab point in line (a class clicking the same point and seed shares one run)."""
+    from charmodels.jobs import LabPoint
+
+    return _training_queue().submit(owner, LabPoint.checked(cell, gap, steps, seed, bool(forget_bias), bool(curriculum)))
+
+
+def ticket(owner: str, ticket_id: str) -> Ticket:
+    """The owner's ticket with this id; CharmodelsError "request_unknown" for anyone else's."""
+    return _training_queue().ticket(owner, ticket_id)
+
+
+def owned(owner: str, kind: str) -> Ticket | None:
+    """The owner's live ticket of a kind ("text", "lab"), if any."""
+    return next((t for t in _training_queue().owned(owner) if t.kind == kind), None)
+
+
+# The page's own models (a trained one, an upload) by session, dropped from the registry when
+# the last session that holds them ends (the key is the file's SHA-256 prefix: two sessions
+# with the same file share one entry).
+_own_models: dict[str, set[str]] = {}
+_own_lock = threading.Lock()
+
+
+def register_own(owner: str | None, path) -> str:
+    """Keep a checkpoint file's model for this session; returns its key for the pickers."""
+    key = serving.register_upload(path)
+    if owner:
+        with _own_lock:
+            _own_models.setdefault(owner, set()).add(key)
+    return key
+
+
+def end_session(owner: str | None) -> None:
+    """The page went away: its tickets leave (their private work and files go), and its own
+    models leave the registry unless another session holds them too."""
+    if not owner:
+        return
+    from charmodels.jobs import training_queue
+
+    training_queue().end_session(owner)
+    with _own_lock:
+        keys = _own_models.pop(owner, set())
+        held = set().union(*_own_models.values()) if _own_models else set()
+    for key in keys - held:
+        serving.forget(key)
+
+
+# ---- the long-term-dependency lab (charmodels.lab): the shipped results ----
 
 
 def lab_results() -> dict:
@@ -351,53 +389,3 @@ def lab_results() -> dict:
     data = load_results()
     grids = {"main": data["main"], **data.get("variants", {})}
     return {name: {"config": grid["config"], "means": grid["means"]} for name, grid in grids.items()}
-
-
-def lab_run(cell: str, gap, steps, seed, forget_bias: bool, curriculum: bool, interval: float = 0.3,
-            stop: threading.Event | None = None):
-    """Train one lab point in a thread; yields (steps so far, [(step, loss)], result or None) until it ends.
-
-    `stop` set: training ends after its current step and the model so far is measured (the
-    result says `stopped`), as at the time limit.
-    """
-    from charmodels.checks import choice
-    from charmodels.lab import LabConfig, run_point
-
-    cell = choice("cell", cell, CELLS)
-    gap = whole("gap", gap, 1, LAB_MAX_GAP)
-    steps = whole("steps", steps, 1, LAB_MAX_STEPS)
-    seed = whole("seed", seed, 0, MAX_SEED)
-    config = LabConfig(cell=cell, gap=gap, steps=steps, seed=seed,
-                       forget_bias=1.0 if forget_bias and cell == "lstm" else None, curriculum=bool(curriculum))
-    losses: queue.SimpleQueue = queue.SimpleQueue()
-    done: queue.SimpleQueue = queue.SimpleQueue()
-    stop = threading.Event() if stop is None else stop
-    started = time.monotonic()
-
-    def on_step(step: int, loss: float) -> bool:
-        losses.put((step, loss))
-        return not stop.is_set() and time.monotonic() - started < LAB_TIME_LIMIT
-
-    def work() -> None:
-        try:
-            done.put(run_point(config, on_step))
-        except Exception as error:  # noqa: BLE001 (handed to the caller's thread, raised there)
-            done.put(error)
-
-    threading.Thread(target=work, daemon=True).start()
-    curve, taken = Thinning(LAB_CURVE_POINTS // 2), 0
-    try:
-        while True:
-            time.sleep(interval)
-            while not losses.empty():
-                taken += 1
-                curve.add(*losses.get())
-            if not done.empty():
-                result = done.get()
-                if isinstance(result, Exception):
-                    raise result
-                yield taken, curve.result(), result
-                return
-            yield taken, curve.result(), None
-    finally:
-        stop.set()  # the page went away or the run was cancelled: end the thread's training too

@@ -16,6 +16,9 @@ from pathlib import Path
 # Before anything imports gradio (which imports huggingface_hub): otherwise every
 # offline Hub lookup retries for about 23 s.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The app's training workers at normal priority: lowered ones yield to every other process on a
+# shared test machine and crawl there (tests/test_queue.py checks the lowering itself)
+os.environ.setdefault("CHARMODELS_TRAINING_NICE", "0")
 
 import pytest
 

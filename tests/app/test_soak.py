@@ -214,7 +214,7 @@ def deterministic(args) -> bool:
 @FUZZ
 @given(checkpoint=checkpoints, prompt=prompts)
 def test_fuzzed_next_chars_gets_an_answer_or_a_clear_error(client, checkpoint, prompt):
-    local = call_in_process(app.api_next_chars, checkpoint, prompt)  # anything but gr.Error fails here
+    local = call_in_process(app.next_chars, checkpoint, prompt)  # anything but gr.Error fails here
     remote = call_server(client, "/next_chars", checkpoint, prompt)
     event(local[0])
     assert remote[0] == local[0], (local, remote)
@@ -236,7 +236,7 @@ def test_fuzzed_next_chars_gets_an_answer_or_a_clear_error(client, checkpoint, p
 )
 def test_fuzzed_generate_gets_an_answer_or_a_clear_error(client, checkpoint, prompt, length, temperature, top_k, top_p, seed):
     args = (checkpoint, prompt, length, temperature, top_k, top_p, seed)
-    local = call_in_process(app.api_generate, *args)
+    local = call_in_process(app.generate, *args)
     remote = call_server(client, "/generate", *args)
     event(local[0])
     assert remote[0] == local[0], (local, remote)
