@@ -589,6 +589,10 @@ ERRORS: dict[str, dict[str, str]] = {
         "training_busy": "다른 학습이 진행 중입니다. 그 학습이 끝나면 다시 해 보세요 (한 번에 {limit}개까지, 각각 최대 {seconds:g}초)",
         "request_unknown": "이 세션에 그런 요청이 없습니다: 이미 끝났거나, 만료되었거나, 새 요청으로 바뀌었습니다. 다시 요청하세요",
         "queue_closed": "앱이 종료되는 중이라 새 학습을 받지 않습니다",
+        # explaining through time (charmodels.surprise, recital, course)
+        "surprise_no_training_text": "이 체크포인트에는 학습 텍스트가 들어 있지 않습니다: 유니그램·바이그램 모델이 셀 텍스트를 함께 주세요 (training_text=...)",
+        "recital_no_training_text": "이 체크포인트에는 학습 텍스트가 들어 있지 않습니다: 그대로 외운 구간을 찾을 텍스트를 함께 주세요 (training_text=...)",
+        "course_text_too_short": "강의의 레시피는 {window}글자 창으로 읽습니다: {window}글자보다 긴 텍스트를 주세요",
         # checkpoint files
         "file_not_found": "파일이 없습니다",
         "not_a_file": "파일이 아닙니다",
