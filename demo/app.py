@@ -559,16 +559,26 @@ def warm_up_in_background() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The charmodels page (and, with --mcp, an MCP server).")
-    parser.add_argument("--mcp", action="store_true",
-                        help="also serve next_chars and generate as MCP tools at /gradio_api/mcp/ (needs charmodels[mcp]); "
-                             "GRADIO_MCP_SERVER=True does the same")
+    parser.add_argument("--mcp", action="store_true", default=os.environ.get("CHARMODELS_MCP", "") not in ("", "0"),
+                        help="also serve next_chars and generate as MCP tools at /gradio_api/mcp/ "
+                             "(needs charmodels[mcp]; CHARMODELS_MCP=1 does the same)")
     args = parser.parse_args(argv)
     local = not (os.environ.get("SPACE_ID") or os.environ.get("CI"))
     demo.queue(default_concurrency_limit=4)
-    # mcp_server=None: Gradio reads GRADIO_MCP_SERVER (off unless set)
-    demo.launch(inbrowser=local, prevent_thread_lock=True, mcp_server=True if args.mcp else None, **LAUNCH_OPTIONS)
+    if not args.mcp:
+        demo.launch(inbrowser=local, prevent_thread_lock=True, **LAUNCH_OPTIONS)
+        warm_up_in_background()
+        demo.block_thread()
+        return
+    import uvicorn
+
+    from demo.mcp_tools import mounted_app
+
     warm_up_in_background()
-    demo.block_thread()
+    # where launch() would listen: a Space sets these; locally, this machine only
+    host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    uvicorn.run(mounted_app(demo, **LAUNCH_OPTIONS), host=host, port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                log_level="warning")
 
 
 if __name__ == "__main__":
