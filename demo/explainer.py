@@ -31,7 +31,7 @@ from .views import visible
 
 # gr.Markdown(latex_delimiters=...): display maths only, so a "$" in a prompt is never maths
 LATEX_DELIMITERS = [{"left": "$$", "right": "$$", "display": True}]
-TERMS_PER_LINE = 5  # a long dot product wraps after this many terms (the card stays on a projector's width)
+TERMS_PER_LINE = 3  # a long dot product wraps after this many terms (the card fits half a projector's width)
 
 SYMBOL = {"h": "h", "i": "i", "f": "f", "g": "g", "o": "o", "r": "r", "z": "z", "n": "n"}
 ACTIVATION = {"h": r"\tanh", "g": r"\tanh", "n": r"\tanh", "i": r"\sigma", "f": r"\sigma", "o": r"\sigma", "r": r"\sigma", "z": r"\sigma"}
@@ -182,8 +182,8 @@ def weights_markdown(e: Explained, lang: str) -> str:
     tables = [
         _table(say(lang, "ex_matrix_W_xh"), rows, x_columns, e.weights.W_xh, bold),
         _table(say(lang, "ex_matrix_W_hh"), rows, h_columns, e.weights.W_hh),
-        _table(say(lang, "ex_matrix_b"), ["b_xh", "b_hh", "b"], rows,
-               np.stack([e.weights.b_xh, e.weights.b_hh, e.weights.b])),
+        _table(say(lang, "ex_matrix_b"), rows, ["b_xh", "b_hh", "b"],
+               np.stack([e.weights.b_xh, e.weights.b_hh, e.weights.b], axis=1)),
         _table(say(lang, "ex_matrix_W_hy"), [char_md(c) for c in e.input.vocab], h_columns, e.head.W_hy),
         _table(say(lang, "ex_matrix_b_y"), ["b_y"], [char_md(c) for c in e.input.vocab], e.head.b_y[None]),
     ]
@@ -313,7 +313,10 @@ def input_html(e: Explained, lang: str = "en") -> str:
 # ---- the cell as a diagram --------------------------------------------------------------------
 
 W, H = 760, 400  # the drawing's coordinates; the SVG scales to its box
-FONT = 26  # labels at this size stay >= 20 px while the drawing is at least 585 px wide (1280x720: about half the page)
+VIEW = (20, 20, 720, 380)  # the part of them drawn on: x, y, width, height (no empty margins to scale down)
+SHOWN_WIDTH = 520  # px: the drawing's width at least, in half of a 1280-px page (the projector's)
+VIEW_BOX = " ".join(map(str, VIEW))
+FONT = 28  # labels at this size stay >= 20 px at SHOWN_WIDTH
 
 
 def svg_sub(text: str) -> str:
@@ -321,7 +324,7 @@ def svg_sub(text: str) -> str:
     base, _, sub = text.partition("_")
     if not sub:
         return html.escape(text)
-    return f'{html.escape(base)}<tspan dy="6" font-size="{FONT * 0.8:.0f}">{html.escape(sub.replace("-", "−"))}</tspan>'
+    return f'{html.escape(base)}<tspan dy="6" font-size="{FONT * 0.85:.0f}">{html.escape(sub.replace("-", "−"))}</tspan>'
 
 
 class _Drawing:
@@ -411,7 +414,7 @@ class _Drawing:
         self.parts.append(f'<text class="cm-label" x="{x}" y="{y}" text-anchor="{anchor}" font-size="{FONT}">{svg_sub(text)}</text>')
 
     def svg(self, title: str) -> str:
-        return (f'<svg class="cm-diagram" data-cell="{self.e.cell}" data-t="{self.e.t}" viewBox="0 0 {W} {H}" '
+        return (f'<svg class="cm-diagram" data-cell="{self.e.cell}" data-t="{self.e.t}" viewBox="{VIEW_BOX}" '
                 f'xmlns="http://www.w3.org/2000/svg" role="img" font-family="sans-serif">'
                 f"<title>{html.escape(title)}</title>{''.join(self.parts)}</svg>")
 

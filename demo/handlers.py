@@ -442,7 +442,18 @@ def on_model_inside(checkpoint: str, lang: str) -> dict:
 
 def on_inside(checkpoint: str, prompt: str | None, which: str, layer, step, lang: str) -> dict:
     """The heatmap and the step's vectors of the prompt typed in the Inside tab, and the saliency."""
-    return {**heat_views(checkpoint, prompt, which, layer, step, lang), **on_saliency(checkpoint, prompt, lang)}
+    return {**heat_views(checkpoint, prompt, which, layer, step, lang), **on_inside_drawn(checkpoint, prompt, lang)}
+
+
+def on_inside_drawn(checkpoint: str, prompt: str | None, lang: str) -> dict:
+    """Asked for (the button, Enter): the saliency too, slow (occlusion through three models), so never
+    on every keystroke; from now on a new model redraws it."""
+    return {**on_saliency(checkpoint, prompt, lang), "inside_drawn": True}
+
+
+def on_saliency_drawn(checkpoint: str, prompt: str | None, drawn: bool, lang: str) -> dict:
+    """The saliency for a new model, when it had been asked for."""
+    return on_saliency(checkpoint, prompt, lang) if drawn else {}
 
 
 def heat_views(checkpoint: str, prompt: str | None, which: str, layer, step, lang: str) -> dict:
@@ -465,7 +476,6 @@ def heat_views(checkpoint: str, prompt: str | None, which: str, layer, step, lan
         "heat": heatmap_html(trace.chars, values_of[which], which, selected=n),
         "inside_step": gr.Slider(minimum=1, maximum=max(steps, 2), value=n, step=1, interactive=steps > 1),
         "vectors": read + "".join(vectors),
-        "inside_drawn": True,
     }
 
 
@@ -525,9 +535,11 @@ def explain_views(checkpoint: str, prompt: str | None, step, units, layer, tempe
 def on_inside_live(checkpoint: str, prompt: str | None, which: str, layer, units, temperature, top_k, top_p,
                    lang: str) -> dict:
     """The Inside tab follows its prompt as it is typed: the heatmap, the vectors, the card and the
-    diagram at the last character (the saliency, slower, comes in a second update)."""
+    diagram at the last character. The saliency of an older prompt is cleared: it is slow (a third of
+    a second for 160 characters), so it is drawn when asked for (on_inside_drawn), not per keystroke."""
     return {**heat_views(checkpoint, prompt, which, layer, None, lang),
-            **explain_views(checkpoint, prompt, None, units, layer, temperature, top_k, top_p, lang)}
+            **explain_views(checkpoint, prompt, None, units, layer, temperature, top_k, top_p, lang),
+            "saliency_view": ""}
 
 
 def on_inside_step(checkpoint: str, prompt: str | None, which: str, layer, step, units, temperature, top_k, top_p,
@@ -554,11 +566,12 @@ def on_model_explain(checkpoint: str, lang: str) -> dict:
 
 def on_new_model_inside(checkpoint: str, prompt: str | None, drawn: bool, lang: str) -> dict:
     """The model changed: the inside pickers follow it (the units picker emptied, for the library's
-    choice), and views already drawn are redrawn for it from the prompt typed there (kept, never
-    replaced by the page's prompt); the saliency follows in a second update (on_saliency)."""
+    choice), and the views are redrawn for it from the prompt typed there (kept, never replaced by
+    the page's prompt); a saliency asked for follows in a second update (on_saliency_drawn)."""
     updates = {**on_model_inside(checkpoint, lang), **on_model_explain(checkpoint, lang)}
+    updates.update(on_inside_live(checkpoint, prompt, "h", 1, None, 0, 0, 1, lang))
     if drawn:
-        updates.update(on_inside_live(checkpoint, prompt, "h", 1, None, 0, 0, 1, lang))
+        updates.pop("saliency_view")  # on_saliency_drawn redraws it next
     return updates
 
 

@@ -126,6 +126,12 @@ UI: dict[str, dict[str, str]] = {
         "saliency_intro": "Each character of the prompt shaded by how much the prediction of the next character drops "
         "when the model does not see it (occlusion): orange helped, blue worked against it. "
         "The same prompt through the text's RNN, LSTM and GRU.",
+        # the explainer in the Inside tab
+        "size": "Size (hidden units)",
+        "units": "Units to explain (empty: the most active)",
+        "explain_title": "### How this step is computed",
+        "explain_intro": "The step control (slider, ◀ ▶) picks a character of the prompt: the one-hot input, the cell's "
+        "diagram and its equations with this model's own numbers follow it. Pick a tiny size (hihello, seoul) to see every weight.",
     },
     "ko": {
         "title": "# charmodels: 순환 신경망이 한 글자씩 글을 쓰는 방법",
@@ -218,6 +224,11 @@ UI: dict[str, dict[str, str]] = {
         "axis_cell": "셀",
         "saliency_intro": "프롬프트의 각 문자를, 모델이 그 문자를 보지 못했을 때 다음 문자 예측이 얼마나 떨어지는지(가림 기법)로 "
         "칠했습니다. 주황은 예측을 도왔고 파랑은 방해했습니다. 같은 프롬프트를 그 텍스트의 RNN, LSTM, GRU에 넣었습니다.",
+        "size": "크기 (은닉 유닛 수)",
+        "units": "설명할 유닛 (비우면 가장 활발한 유닛)",
+        "explain_title": "### 이 단계는 이렇게 계산됩니다",
+        "explain_intro": "단계 조절(슬라이더, ◀ ▶)로 프롬프트의 문자를 고르면 원-핫 입력, 셀 그림, 그리고 이 모델의 실제 숫자를 넣은 "
+        "식이 따라 바뀝니다. 작은 크기(hihello, seoul)를 고르면 모든 가중치가 보입니다.",
     },
 }
 

@@ -146,10 +146,11 @@ def test_the_diagram_follows_the_step(models):
 
 
 def test_labels_are_projector_sized():
-    assert explainer.FONT * 585 / explainer.W >= 20  # >= 20 px while the drawing is at least 585 px wide
+    scale = explainer.SHOWN_WIDTH / explainer.VIEW[2]  # px per drawing unit at the projector's half page
+    assert explainer.FONT * scale >= 20
     svg = diagram_svg(explain.step(cm.load_checkpoint("hihello-gru-h2"), "hih"))
     sizes = [float(size) for size in re.findall(r'font-size="([\d.]+)"', svg)]
-    assert min(sizes) * 585 / explainer.W >= 16 and max(sizes) == explainer.FONT
+    assert max(sizes) == explainer.FONT and min(sizes) * scale >= 16  # subscripts a little smaller
 
 
 # ---- the input ----------------------------------------------------------------------------------

@@ -22,8 +22,11 @@ def test_the_live_update_explains_the_last_character_read():
     assert got["explain_input"] == input_html(e, "ko")
     assert got["inside_step"].value == len(prompt)
     assert got["units"].value == [str(u.unit) for u in e.units]
-    assert "saliency_view" not in got  # the slow part comes in a second update
+    assert got["saliency_view"] == ""  # an older prompt's saliency cleared: slow, it is drawn when asked for
     assert set(handlers.on_saliency("goethe-lstm", prompt, "en")) == {"saliency_view"}
+    asked = handlers.on_inside_drawn("goethe-lstm", prompt, "en")
+    assert asked["inside_drawn"] is True and asked["saliency_view"].count('class="cm-saliency"') == 3
+    assert handlers.on_saliency_drawn("goethe-lstm", prompt, False, "en") == {}
 
 
 def test_the_step_control_drives_the_card_the_diagram_and_the_heatmap():
@@ -60,6 +63,20 @@ def test_picked_units_are_checked_and_a_long_prompt_is_read_from_its_end():
 
 
 @pytest.mark.parametrize("checkpoint", ["goethe-lstm", "hihello-lstm-h4"])
-def test_a_new_model_empties_the_units_picker(checkpoint):
+def test_a_new_model_empties_the_units_picker_and_redraws(checkpoint):
     got = handlers.on_model_explain(checkpoint, "en")
     assert got["units"].value == [] and len(got["units"].choices) == cm.load_checkpoint(checkpoint).config.hidden_size
+    redrawn = handlers.on_new_model_inside(checkpoint, "hih", True, "en")
+    assert redrawn["units"].value == [] or redrawn["units"].value  # the library's choice, shown
+    assert "saliency_view" not in redrawn  # on_saliency_drawn redraws it next
+    assert redrawn["explain_card"] == card_markdown(explain.step(cm.load_checkpoint(checkpoint), "hih"), "en")
+
+
+def test_the_size_picker_offers_the_tiny_models_of_a_text():
+    assert handlers.size_view("goethe-lstm")["size"].visible is False
+    picker = handlers.size_view("seoul-gru-h4")["size"]
+    assert picker.visible and picker.value == "seoul-gru-h4"
+    assert picker.choices == [("128", "seoul-gru"), ("8", "seoul-gru-h8"), ("4", "seoul-gru-h4"), ("2", "seoul-gru-h2")]
+    used = handlers.on_size("hihello-rnn-h2", "hih", [], "ko")
+    assert used["checkpoint"] == "hihello-rnn-h2" and used["size"].value == "hihello-rnn-h2"
+    assert used["prompt"] == "hih" and used["cell"].value == "rnn"
