@@ -224,7 +224,6 @@ def use_model(checkpoint: str, lang: str, prompt: str | None = None, own: list |
         "unsure_row": gr.Row(visible=bool(unsure_offered) and text not in service.UNSURE),
         **card_views(checkpoint, model, lang),
         **compare_heading(text, lang),
-        **size_view(checkpoint),
     }
     return updates
 
@@ -273,8 +272,9 @@ def on_cell(value: str, cell: str, prompt: str | None, own: list | None, lang: s
 
 
 def size_view(checkpoint: str) -> dict:
-    """The size picker (hidden units): shown for a model with tiny versions (hihello, seoul), its
-    choices the standard model and the tiny ones, each a checkpoint name; hidden otherwise."""
+    """The size picker (hidden units) follows the model in use (demo/app.py: checkpoint.change): shown
+    for a model with tiny versions (hihello, seoul), its choices the standard model and the tiny ones,
+    each a checkpoint name; hidden otherwise."""
     serving = backend().serving
     sizes = serving.tiny_sizes(checkpoint) if not serving.is_upload(checkpoint) else {}
     if not sizes:

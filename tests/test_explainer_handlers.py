@@ -78,5 +78,5 @@ def test_the_size_picker_offers_the_tiny_models_of_a_text():
     assert picker.visible and picker.value == "seoul-gru-h4"
     assert picker.choices == [("128", "seoul-gru"), ("8", "seoul-gru-h8"), ("4", "seoul-gru-h4"), ("2", "seoul-gru-h2")]
     used = handlers.on_size("hihello-rnn-h2", "hih", [], "ko")
-    assert used["checkpoint"] == "hihello-rnn-h2" and used["size"].value == "hihello-rnn-h2"
+    assert used["checkpoint"] == "hihello-rnn-h2"
     assert used["prompt"] == "hih" and used["cell"].value == "rnn"
