@@ -1,4 +1,5 @@
-"""python -m charmodels list | sample | eval | explain | publish: checkpoints from a terminal.
+"""python -m charmodels list | sample | eval | explain | publish | gradflow | surprise | recital | course:
+checkpoints from a terminal.
 
 A checkpoint is a shipped name (goethe-lstm), a .safetensors path (your own, saved with
 save_checkpoint), a folder written by save_pretrained, hf://owner/repo (a model repo's
@@ -244,6 +245,101 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gradflow(args: argparse.Namespace) -> int:
+    from .gradflow import compare_flow
+
+    models = {name: load_checkpoint(name) for name in args.checkpoints}
+    flows = compare_flow(models, args.prompt, args.position, args.target)
+    if args.json:
+        print(json.dumps({name: flow.to_dict() for name, flow in flows.items()}, ensure_ascii=False))
+        return 0
+    first = next(iter(flows.values()))
+    print(f"the {first.norm.upper()} norm of the gradient of {first.of}, position {first.position}, "
+          f"with respect to x_t (input) and h_t (hidden state); a norm near 0: that step barely moves the prediction")
+    for name, flow in flows.items():
+        print(f"{name}: target {_char(flow.target)!r}, p = {flow.target_prob:.3f}")
+    print(f"{'dist':>4s} {'char':4s} " + " ".join(f"{name + ' x':>11s} {name + ' h':>11s}" for name in flows))
+    for t in range(first.position - 1, -1, -1):  # the character just read first
+        cells = " ".join(f"{flow.input_norms[t]:11.2e} {flow.hidden_norms[t]:11.2e}" for flow in flows.values())
+        print(f"{first.distance[t]:4d} {_char(first.text[t]):4s} {cells}")
+    return 0
+
+
+def _surprise(args: argparse.Namespace) -> int:
+    from .surprise import surprisal
+
+    model = load_checkpoint(args.checkpoint)
+    text = _read_text(args.text_file) if args.text_file is not None else args.text
+    if text is None:
+        raise CharmodelsError("empty_prompt")
+    training = _read_text(args.training_file) if args.training_file is not None else _own_corpus(model)
+    read = surprisal(model, text, training)
+    if args.json:
+        print(json.dumps(read.to_dict(), ensure_ascii=False))
+        return 0
+    print(f"surprisal in bits (rank among {len(read.vocab)} candidates); n-gram models of the training text, "
+          f"{read.training_chars:,} characters, {read.smoothing} smoothing")
+    print(f"{'char':4s} {'model':>7s} {'rank':>4s} {'bigram':>7s} {'unigram':>7s}")
+    for i, char in enumerate(read.chars):
+        print(f"{_char(char):4s} {read.model.bits[i]:7.2f} {read.model.ranks[i]:4d} "
+              f"{read.bigram.bits[i]:7.2f} {read.unigram.bits[i]:7.2f}")
+    print(f"bpc: model {read.model.bpc:.3f}, bigram {read.bigram.bpc:.3f}, unigram {read.unigram.bpc:.3f}")
+    return 0
+
+
+def _recital(args: argparse.Namespace) -> int:
+    from .recital import RECITED, sample_and_mark
+
+    model = load_checkpoint(args.checkpoint)
+    training = _read_text(args.training_file) if args.training_file is not None else _own_corpus(model)
+    seed = None if args.seed == -1 else args.seed
+    marked = sample_and_mark(model, args.prompt, args.length, args.temperature, seed, args.min_length, training)
+    if args.json:
+        print(json.dumps(marked.to_dict(), ensure_ascii=False))
+        return 0
+    # invented runs in ⟨ ⟩: the rest is recited (or the prompt)
+    print("".join(s.text if s.kind != "invented" else f"⟨{s.text}⟩" for s in marked.spans))
+    print(f"recited {marked.recited_share:.0%}, invented {marked.invented_share:.0%} (recited: inside a stretch of "
+          f">= {marked.min_length} characters found verbatim in the training text; {RECITED!r} spans shown plain)")
+    return 0
+
+
+def _course(args: argparse.Namespace) -> int:
+    import torch
+
+    from .course import compare, context_needed
+
+    torch.set_num_threads(1)  # small models: one thread is fastest, two on a busy machine thrash
+    if args.text_file is None:
+        results = compare(seed=args.seed)
+    else:
+        corpus = Corpus(args.text_file.stem, _read_text(args.text_file), f"the file {args.text_file.name}")
+        if args.context_only:
+            need = context_needed(corpus, args.window)
+            print(f"needs {need.needed} characters of context; a window of {need.window} "
+                  + ("is not stopped by the text" if need.learnable else "can never learn it"))
+            return 0
+        results = compare(((corpus, args.cell),), seed=args.seed)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
+        return 0
+    for r in results:
+        need = r.context
+        print(f"{r.name}: needs {need.needed} characters of context; a window of {need.window} "
+              + ("is not stopped by the text" if need.learnable else "can never learn it"))
+        if need.example is not None:
+            e = need.example
+            print(f"  {e.context!r} is followed by {e.first_next!r} and by {e.second_next!r}: only "
+                  f"{e.first_far!r} / {e.second_far!r}, {need.needed} characters back, tells them apart")
+        for run in (r.course, r.whole):
+            label = "seed 000's windows" if run.recipe == "course" else "charmodels' train()"
+            verdict = "recites" if run.predicts else f"wrong at character {run.first_wrong}"
+            print(f"  {label}: {run.cell}, {run.hidden_size} units x {run.layers}, {run.steps} steps, "
+                  f"{run.seconds:.1f} s: {verdict}" + (" (stopped at its time limit)" if run.stopped else ""))
+            print(f"    ...{run.prediction[-40:]!r}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m charmodels", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -312,6 +408,51 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--out", type=Path, default=Path("hub"), metavar="FOLDER", help="where the folders are written (default: %(default)s)")
     publish.add_argument("--private", action="store_true", help="create the repos private (default: public)")
     publish.set_defaults(run=_publish)
+
+    flow = commands.add_parser(
+        "gradflow", help="how strongly one prediction depends on each earlier character (gradient flow through time)",
+        description="For the prediction after reading PROMPT[:position], the L2 norm of the gradient of its "
+        "log-probability with respect to each earlier input vector x_t and hidden state h_t, for one or more models "
+        "side by side (goethe-rnn goethe-lstm goethe-gru).",
+    )
+    flow.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="one or more checkpoints; each must know every character of the prompt")
+    flow.add_argument("--prompt", required=True, help="the text read (at most 2,000 characters)")
+    flow.add_argument("--position", type=int, metavar="N", help="the prediction after reading PROMPT[:N], 1 to len(PROMPT) (default: the whole prompt)")
+    flow.add_argument("--target", metavar="C", help="the character whose log-probability is differentiated (default: the prompt's own at N, or the most likely)")
+    flow.add_argument("--json", action="store_true", help="every model's norms as JSON")
+    flow.set_defaults(run=_gradflow)
+
+    surprise = commands.add_parser(
+        "surprise", help="each character's surprisal (bits) and rank under the model, a bigram and a unigram model",
+    )
+    surprise.add_argument("checkpoint", help="a shipped name, a .safetensors path, a folder from save_pretrained or hf://...")
+    surprise.add_argument("text", nargs="?", help="the text to read (or --text-file)")
+    surprise.add_argument("--text-file", type=Path, metavar="PATH", help="read the text from a UTF-8 file")
+    surprise.add_argument("--training-file", type=Path, metavar="PATH", help="the text the n-gram models count (default: the checkpoint's own)")
+    surprise.add_argument("--json", action="store_true", help="every character's bits, probability and rank as JSON")
+    surprise.set_defaults(run=_surprise)
+
+    recital = commands.add_parser("recital", help="generate, then mark what is recited from the training text and what is invented")
+    recital.add_argument("checkpoint", help="a shipped name, a .safetensors path, a folder from save_pretrained or hf://...")
+    recital.add_argument("--prompt", required=True, help="text for the model to read first")
+    recital.add_argument("--length", type=int, default=300, metavar="N", help="characters to write (default %(default)s)")
+    recital.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 = greedy (the default)")
+    recital.add_argument("--seed", type=int, default=-1, metavar="S", help="-1 = random (the default)")
+    recital.add_argument("--min-length", type=int, default=8, metavar="K", help="a recited stretch's length, at least (default %(default)s)")
+    recital.add_argument("--training-file", type=Path, metavar="PATH", help="the training text (default: the checkpoint's own)")
+    recital.add_argument("--json", action="store_true", help="the spans and shares as JSON")
+    recital.set_defaults(run=_recital)
+
+    course = commands.add_parser(
+        "course", help="seed 000's windowed recipe against charmodels' whole-sequence train(), on goethe and anthem or your text",
+    )
+    course.add_argument("--text-file", type=Path, metavar="PATH", help="your own text (default: seed 000's goethe and anthem)")
+    course.add_argument("--cell", default="lstm", choices=("rnn", "lstm", "gru"), help="the cell for your text (default %(default)s)")
+    course.add_argument("--seed", type=int, default=0, metavar="S", help="seeds both recipes (default %(default)s)")
+    course.add_argument("--window", type=int, default=10, metavar="W", help="with --context-only: the window asked about (default %(default)s)")
+    course.add_argument("--context-only", action="store_true", help="only say how much context the text needs (no training)")
+    course.add_argument("--json", action="store_true", help="the comparison as JSON")
+    course.set_defaults(run=_course)
     return parser
 
 
