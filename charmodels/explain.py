@@ -139,7 +139,7 @@ class DotProduct:
     row: int
     terms: tuple[Term, ...]  # the largest |product| first
     rest: float  # the sum of the terms not listed
-    rest_count: int  # how many terms are not listed ("+ k more")
+    rest_count: int  # how many terms are not listed ("+ k more"); terms that are 0 are never listed when summarised
     total: float
 
     @property
@@ -268,8 +268,11 @@ def _dot(W: np.ndarray, v: np.ndarray, row: int, top: int | None) -> DotProduct:
     values = v.astype(np.float64)
     products = weights * values
     order = np.argsort(-np.abs(products), kind="stable")
-    shown = order if top is None else order[:top]
-    rest = order[len(shown):]
+    if top is None:
+        shown, rest = order, order[:0]
+    else:  # the largest terms; a term that is exactly 0 (a one-hot x_t's other positions) is never one of them
+        shown = [j for j in order[:top] if products[j] != 0]
+        rest = order[len(shown):]
     terms = tuple(Term(int(j), float(weights[j]), float(values[j]), float(products[j])) for j in shown)
     return DotProduct(row, terms, float(products[rest].sum()), len(rest), float(products.sum()))
 

@@ -338,7 +338,11 @@ def test_step_of_a_large_model_summarises_its_dot_products():
             assert sum(t.product for t in g.h_part.terms) + g.h_part.rest == pytest.approx(g.h_part.total, abs=1e-9)
             assert g.h_part.total == pytest.approx(got.step.W_hh_h[g.row], abs=1e-5)
     chosen = explain.step(model, "Knowing", units=[7, 3, 7], top=2)
-    assert [u.unit for u in chosen.units] == [7, 3] and all(len(g.x_part.terms) == 2 for g in chosen.units[0].gates)
+    assert [u.unit for u in chosen.units] == [7, 3] and all(len(g.h_part.terms) == 2 for g in chosen.units[0].gates)
+    # a one-hot x_t: the one term that is not 0 is listed, its zeros summed as the rest (exactly 0)
+    for g in chosen.units[0].gates:
+        assert [t.index for t in g.x_part.terms] == [chosen.input.index] and g.x_part.terms[0].value == 1
+        assert g.x_part.rest == 0 and g.x_part.rest_count == len(model.vocab) - 1
 
 
 def test_step_reads_a_bounded_prompt():
