@@ -54,6 +54,22 @@ UI: dict[str, dict[str, str]] = {
         "tab_predict": "Predict & generate",
         "tab_compare": "RNN vs LSTM vs GRU",
         "tab_card": "Model card & training",
+        # the through-time tab, the guided lesson, links (demo/through_time.py, demo/lessons.py, demo/urlstate.py)
+        "tab_time": "Surprise, memory & the course's recipe",
+        "lesson_title": "Guided lesson",
+        "lesson_prev": "◀ Previous card",
+        "lesson_next": "Next card ▶",
+        "lesson_pick": "Card",
+        "copy_link": "Copy link to this view",
+        "surprise_title": "### Surprise, marked in your text",
+        "surprise_text": "A text to read (every character in the model's vocabulary)",
+        "surprise_button": "Measure the surprise",
+        "recital_title": "### Memory, marked in a sample",
+        "recital_button": "Generate and mark (the Predict tab's temperature and seed)",
+        "course_title": "### The course's recipe against ours",
+        "course_text": "Your own text (empty: seed 000's goethe and anthem)",
+        "course_button": "Train both recipes",
+        "flow_title": "### Gradient flow through time",
         "prompt": "Prompt (empty = start of the text)",
         "next": "Next character",
         "length": "Characters to write",
@@ -156,6 +172,21 @@ UI: dict[str, dict[str, str]] = {
         "tab_predict": "예측과 생성",
         "tab_compare": "RNN vs LSTM vs GRU",
         "tab_card": "모델 카드와 학습 과정",
+        "tab_time": "놀람, 기억, 강의의 학습법",
+        "lesson_title": "안내 수업",
+        "lesson_prev": "◀ 이전 카드",
+        "lesson_next": "다음 카드 ▶",
+        "lesson_pick": "카드",
+        "copy_link": "이 화면의 링크 복사",
+        "surprise_title": "### 텍스트에 표시한 놀람",
+        "surprise_text": "읽을 텍스트 (모든 문자가 모델의 어휘에 있어야 합니다)",
+        "surprise_button": "놀람 측정하기",
+        "recital_title": "### 샘플에 표시한 기억",
+        "recital_button": "생성하고 표시하기 (예측 탭의 온도와 시드 사용)",
+        "course_title": "### 강의의 학습법과 charmodels의 학습법",
+        "course_text": "직접 고른 텍스트 (비우면 시드 000의 goethe와 anthem)",
+        "course_button": "두 방법 모두 학습하기",
+        "flow_title": "### 시간을 거슬러 흐르는 그래디언트",
         "prompt": "프롬프트 (비우면 텍스트의 처음부터)",
         "next": "다음 문자",
         "length": "생성할 문자 수",
@@ -398,6 +429,114 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ex_diagram_title": "The cell at step {t} ({char}), units {units}",
         "ex_diagram_legend": "One stripe per unit on every wire. Red positive, blue negative, green a gate's openness; "
         "hover or tap for the number.",
+        # a link's query (demo/urlstate.py): what was ignored
+        "url_unknown": "The link's parameter “{name}” is not one this page knows: ignored.",
+        "url_repeated": "The link gives “{name}” more than once: the first is used.",
+        "url_bad": "The link's {name} = “{value}” cannot be used here (allowed: {allowed}): ignored.",
+        "url_too_long": "The link is {n:,} characters long (at most {limit:,}): its settings were ignored.",
+        # surprise, recital, gradient flow, the course's recipe (demo/through_time.py)
+        "tt_model": "This model (its hidden state)",
+        "tt_bigram": "Bigram (the character before only)",
+        "tt_unigram": "Unigram (character counts only)",
+        "tt_first": "The first character is read, not predicted",
+        "tt_surprise_tip": "{char}: {bits} bits, p = {p}, rank {rank} of {of}",
+        "tt_bpc_unit": "bits per character",
+        "tt_bpc_title": "Bits per character (lower = less surprised)",
+        "tt_worst_title": "The model's biggest surprises",
+        "tt_col_char": "character",
+        "tt_col_position": "position",
+        "tt_col_bits": "bits",
+        "tt_col_rank": "rank",
+        "tt_surprise_legend": "Each character shaded by its surprisal, −log₂ p, in bits: darker = more surprising; full colour "
+        "at {blind} bits, a blind guess among {of} characters. Hover or tap a character for its bits, probability and rank. "
+        "The bigram and unigram models count the training text ({chars} characters), add-one smoothed.",
+        "tt_recited_tip": "Recited: inside a stretch of at least {k} characters found word for word in the training text ({n} here)",
+        "tt_invented_tip": "Invented: in no stretch of {k} characters of the training text ({n} here)",
+        "tt_prompt_tip": "The prompt: given, not written by the model ({n} characters)",
+        "tt_shares": "Recited {recited}, invented {invented} of the {n} characters written",
+        "tt_recital_legend": "Underlined on green: recited, inside a stretch of at least {k} characters that occurs word for "
+        "word in the training text. Italic on orange: invented. Grey: the prompt, not counted.",
+        "tt_flow_panel": "{name}: p({target}) = {p}",
+        "tt_flow_input": "xₜ",
+        "tt_flow_hidden": "hₜ",
+        "tt_flow_cell": "cₜ",
+        "tt_flow_tip": "{char}, {d} back: {norms}",
+        "tt_flow_axis": "characters read (the number under each: how many steps back; 1 = the last one read)",
+        "tt_flow_line_input": "solid: the input xₜ",
+        "tt_flow_line_hidden": "dashed: the hidden state hₜ",
+        "tt_flow_line_cell": "dotted: the LSTM's cell state cₜ",
+        "tt_flow_caption": "The {norm} norm of the gradient of {of}, position {position}, with respect to each earlier "
+        "step's vectors, on a log scale (one power of ten per grid line): how much a small change there moves this prediction.",
+        "tt_course_seed": "Seed 000's recipe (windows of 10 characters):",
+        "tt_course_ours": "charmodels' recipe (the whole text as one sequence):",
+        "tt_course_right": "every character right",
+        "tt_course_wrong": "wrong from character {at}",
+        "tt_course_stopped": " (stopped at its time limit)",
+        "tt_course_detail": "{cell}, {hidden} units × {layers}, {steps} steps, {seconds} s",
+        "tt_course_text": "{name}: the predictions of every next character (wrong ones marked)",
+        "tt_course_progress": "Training {name}: {recipe} step {step}, loss {loss}, {seconds} s so far",
+        "tt_why_window": "After “{context}”, the text goes on once with “{first}” and once with “{second}”; only the "
+        "character {needed} back ({first_word} against {second_word}) tells the two apart. A window of {window} characters "
+        "never sees that far, so a model trained on such windows must get one of them wrong.",
+        "tt_why_learnable": "This text needs {needed} characters of context to predict every next character. A window of "
+        "{window} is long enough: nothing in the text stops it, though it still has to be trained.",
+        "tt_why_never": "Two lines of this text begin alike and end differently: no amount of context tells them apart, "
+        "so no recipe can predict every character.",
+        # the guided lesson (demo/lessons.py)
+        "lesson_heading": "Card {n} of {total} · {title}",
+        "lesson_one_hot_title": "One-hot input",
+        "lesson_one_hot_look": "The model never sees letters, only numbers: xₜ is a row as long as the vocabulary "
+        "(e, h, i, l, o), all zeros except a single 1 at the position of the character read. Step through the prompt with "
+        "◀ ▶ and watch the lit position move. Multiplying W_xh by this vector just picks one column of W_xh.",
+        "lesson_memory_title": "The hidden state is the memory",
+        "lesson_memory_look": "Steps 5 and 6 both read l, yet after the first l the model predicts l and after the second "
+        "it predicts o. The input xₜ is the same both times, so the difference can only come from hₜ₋₁, the hidden "
+        "state carried from the steps before. Compare hₜ₋₁ in the card at step 5 and at step 6.",
+        "lesson_softmax_title": "Scores become probabilities: the softmax",
+        "lesson_softmax_look": "The head gives every character a score z = W_hy hₜ + b_y. The softmax turns the scores "
+        "into probabilities: subtract the largest, take exp, divide by the sum. This model learned a long text and is "
+        "unsure, so several characters keep a real share; the table shows each step of the sum with its own numbers.",
+        "lesson_cross_entropy_title": "Cross-entropy: how surprised the model is",
+        "lesson_cross_entropy_look": "Training lowers the cross-entropy: −log p of the character that really came, here in "
+        "bits. Each character is shaded by it, and the typo in enoguh lights up: the model gave it almost no probability. "
+        "Below, the same text under a bigram and a unigram model of the training text: the gap between their bits per "
+        "character and the model's is what the hidden state adds.",
+        "lesson_temperature_title": "Argmax or sampling: the temperature",
+        "lesson_temperature_look": "At temperature 0 the model always writes its most likely character (argmax): the same "
+        "prompt gives the same text every time. Above 0 each character is drawn from softmax(z / T): a low T sharpens the "
+        "bars, a high T flattens them and the text grows stranger. Move the slider and generate again; the same seed "
+        "repeats the same draw.",
+        "lesson_recital_title": "Recited or invented",
+        "lesson_recital_look": "Stretches of the sample that occur word for word in the training text (8 characters or "
+        "more) are underlined as recited; the rest is invented. At temperature 0 a model that learned its text by heart "
+        "recites all of it; at 1.5 much of what it writes is new. The shares above the text say how much of each.",
+        "lesson_replay_title": "Training, replayed",
+        "lesson_replay_look": "The model card replays how this RNN learned goethe. The loss falls step by step; the slider "
+        "under it shows the prediction string at each recorded step, the way the seeds print it, with the wrong characters "
+        "marked. The early predictions are mostly wrong; at the end every character is right.",
+        "lesson_lstm_title": "The LSTM: gates and the cell state",
+        "lesson_lstm_look": "Three gates, each a σ between 0 and 1, decide: f how much of the old cell state cₜ₋₁ to "
+        "keep, i how much of the new candidate g to write, o how much of tanh(cₜ) to show as hₜ. The cell state is only "
+        "multiplied and added, cₜ = f ⊙ cₜ₋₁ + i ⊙ g, never squashed in between: what f keeps passes on almost "
+        "unchanged. Hover over a wire to read its numbers.",
+        "lesson_gru_title": "The GRU: two gates, one state",
+        "lesson_gru_look": "The GRU has no separate cell state. The reset gate r decides how much of hₜ₋₁ the candidate "
+        "n sees; the update gate z decides how much of hₜ₋₁ to keep. In torch's convention hₜ = (1 − z) ⊙ n + "
+        "z ⊙ hₜ₋₁, so z near 1 keeps the old state (the seeds' notes swap z and 1 − z).",
+        "lesson_gradient_flow_title": "The long-term dependency: gradient flow",
+        "lesson_gradient_flow_look": "Which we must is this: the one after Knowing (apply) or the one after Willing (do)? "
+        "The letter that decides is 28 characters back. The plot shows, on a log scale, how strongly this prediction "
+        "depends on each earlier character (the norm of the gradient of its log-probability), for the RNN, the LSTM and "
+        "the GRU side by side.",
+        "lesson_lab_title": "The long-term dependency: the Memory lab",
+        "lesson_lab_look": "Each line starts with a letter, then comes a gap of filler characters, and at the end the model "
+        "must repeat the first letter. The plot shows each cell's accuracy against the gap: where a curve falls to "
+        "guessing, that cell has forgotten. Run a point yourself to watch it train.",
+        "lesson_course_title": "The long-term dependency: the course's recipe",
+        "lesson_course_look": "Seed 000 trains on windows of 10 characters, each read from a fresh state; one click trains "
+        "that recipe next to charmodels', which reads the whole text as one sequence. A window of 10 cannot see Willing, "
+        "28 characters back, so the windows must get we must apply or we must do wrong (the seed's own run ends in "
+        "we must ao); the whole-sequence model recites the text.",
     },
     "ko": {
         "note_empty": "프롬프트가 비어 있어 말뭉치의 첫 문자 {char}에서 시작합니다.",
@@ -546,6 +685,110 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ex_diagram_title": "{t}단계({char})의 셀, 유닛 {units}",
         "ex_diagram_legend": "모든 선에 유닛마다 줄 하나. 빨강은 양수, 파랑은 음수, 초록은 게이트가 열린 정도입니다. "
         "마우스를 올리거나 누르면 숫자가 보입니다.",
+        "url_unknown": "링크의 매개변수 “{name}”은(는) 이 페이지에서 쓰지 않으므로 무시했습니다.",
+        "url_repeated": "링크에 “{name}”이(가) 여러 번 있어 첫 번째 값만 사용했습니다.",
+        "url_bad": "링크의 {name} = “{value}”은(는) 여기서 쓸 수 없어 무시했습니다 (가능한 값: {allowed}).",
+        "url_too_long": "링크가 {n:,}자로 너무 깁니다 (최대 {limit:,}자). 링크의 설정을 모두 무시했습니다.",
+        "tt_model": "이 모델 (은닉 상태 사용)",
+        "tt_bigram": "바이그램 (바로 앞 문자만 봄)",
+        "tt_unigram": "유니그램 (문자 빈도만 봄)",
+        "tt_first": "첫 문자는 예측하지 않고 읽기만 합니다",
+        "tt_surprise_tip": "{char}: {bits}비트, p = {p}, {of}개 중 {rank}위",
+        "tt_bpc_unit": "문자당 비트",
+        "tt_bpc_title": "문자당 비트 (낮을수록 덜 놀람)",
+        "tt_worst_title": "모델이 가장 놀란 문자",
+        "tt_col_char": "문자",
+        "tt_col_position": "위치",
+        "tt_col_bits": "비트",
+        "tt_col_rank": "순위",
+        "tt_surprise_legend": "각 문자를 놀람 정도(−log₂ p, 비트)로 칠했습니다. 진할수록 더 놀란 것이며, {of}개 문자 중 아무렇게나 "
+        "찍을 때의 {blind}비트에서 가장 진합니다. 문자에 마우스를 올리거나 누르면 비트, 확률, 순위가 보입니다. 바이그램과 "
+        "유니그램 모델은 학습 텍스트({chars}자)를 세어 만들고 1을 더해 평활화했습니다.",
+        "tt_recited_tip": "외운 것: 학습 텍스트에 글자 그대로 있는 {k}자 이상의 구간에 속합니다 (여기는 {n}자)",
+        "tt_invented_tip": "지어낸 것: 학습 텍스트의 어떤 {k}자 구간에도 속하지 않습니다 (여기는 {n}자)",
+        "tt_prompt_tip": "프롬프트: 모델이 쓴 것이 아니라 주어진 것입니다 ({n}자)",
+        "tt_shares": "모델이 쓴 {n}자 중 외운 것 {recited}, 지어낸 것 {invented}",
+        "tt_recital_legend": "초록 바탕에 밑줄: 외운 것으로, 학습 텍스트에 글자 그대로 나오는 {k}자 이상의 구간에 속합니다. "
+        "주황 바탕에 기울임: 지어낸 것. 회색: 프롬프트이며 비율에 넣지 않습니다.",
+        "tt_flow_panel": "{name}: {target}의 확률 {p}",
+        "tt_flow_input": "입력 xₜ",
+        "tt_flow_hidden": "은닉 상태 hₜ",
+        "tt_flow_cell": "셀 상태 cₜ",
+        "tt_flow_tip": "{char}, {d}단계 앞: {norms}",
+        "tt_flow_axis": "읽은 문자 (아래 숫자는 몇 단계 앞인지를 뜻하며, 1은 마지막으로 읽은 문자)",
+        "tt_flow_line_input": "실선: 입력 xₜ",
+        "tt_flow_line_hidden": "파선: 은닉 상태 hₜ",
+        "tt_flow_line_cell": "점선: LSTM의 셀 상태 cₜ",
+        "tt_flow_caption": "위치 {position}에서 {of}의 그래디언트를 앞선 각 단계의 벡터에 대해 구한 {norm} 노름을 로그 눈금으로 "
+        "그렸습니다(격자선 하나가 10배). 그 자리를 조금 바꿀 때 이 예측이 얼마나 움직이는지를 뜻합니다.",
+        "tt_course_seed": "시드 000의 방법 (10글자 창):",
+        "tt_course_ours": "charmodels의 방법 (텍스트 전체를 하나의 시퀀스로):",
+        "tt_course_right": "모든 문자를 맞힘",
+        "tt_course_wrong": "{at}번째 문자부터 틀림",
+        "tt_course_stopped": " (시간 제한에 걸려 멈춤)",
+        "tt_course_detail": "{cell}, 유닛 {hidden}개 × {layers}층, {steps}단계, {seconds}초",
+        "tt_course_text": "{name}: 다음 문자마다의 예측 (틀린 문자 표시)",
+        "tt_course_progress": "{name} 학습 중: {recipe} {step}단계, 손실 {loss}, 지금까지 {seconds}초",
+        "tt_why_window": "“{context}” 다음에 텍스트는 한 번은 “{first}”, 한 번은 “{second}”로 이어집니다. 둘을 가르는 것은 "
+        "{needed}글자 앞의 문자({first_word}과 {second_word})뿐입니다. {window}글자 창은 그렇게 멀리 보지 못하므로, 이런 창으로 "
+        "학습한 모델은 둘 중 하나를 반드시 틀립니다.",
+        "tt_why_learnable": "이 텍스트는 다음 문자를 모두 맞히려면 {needed}글자의 문맥이 필요합니다. {window}글자 창이면 "
+        "충분합니다. 텍스트 자체에는 걸림돌이 없지만, 그래도 학습은 해야 합니다.",
+        "tt_why_never": "이 텍스트에는 똑같이 시작해서 다르게 끝나는 두 줄이 있습니다. 문맥을 아무리 길게 봐도 둘을 가를 수 "
+        "없으므로, 어떤 방법으로도 모든 문자를 맞힐 수는 없습니다.",
+        "lesson_heading": "카드 {n} / {total} · {title}",
+        "lesson_one_hot_title": "원-핫 입력",
+        "lesson_one_hot_look": "모델은 글자를 보지 못하고 숫자만 봅니다. xₜ는 어휘(e, h, i, l, o)만큼 긴 벡터로, 읽은 문자의 "
+        "자리만 1이고 나머지는 모두 0입니다. ◀ ▶로 프롬프트를 한 글자씩 넘기며 1이 켜진 자리가 옮겨 가는 것을 보세요. "
+        "이 벡터에 W_xh를 곱하면 W_xh의 열 하나를 골라낼 뿐입니다.",
+        "lesson_memory_title": "은닉 상태가 곧 기억입니다",
+        "lesson_memory_look": "5단계와 6단계는 둘 다 l을 읽지만, 모델은 첫 번째 l 다음에는 l을, 두 번째 l 다음에는 o를 "
+        "예측합니다. 입력 xₜ는 두 번 모두 같으니, 차이는 앞 단계에서 넘어온 은닉 상태 hₜ₋₁에서만 나올 수 있습니다. "
+        "5단계와 6단계에서 카드의 hₜ₋₁ 값을 비교해 보세요.",
+        "lesson_softmax_title": "점수를 확률로: 소프트맥스",
+        "lesson_softmax_look": "출력층은 모든 문자에 점수 z = W_hy hₜ + b_y를 매깁니다. 소프트맥스는 이 점수를 확률로 "
+        "바꿉니다. 가장 큰 점수를 빼고, exp를 취한 뒤, 합으로 나눕니다. 이 모델은 긴 글을 배워 확신이 적기 때문에 여러 "
+        "문자가 제법 큰 확률을 나눠 갖습니다. 표에서 계산의 각 단계를 이 모델의 실제 숫자로 확인하세요.",
+        "lesson_cross_entropy_title": "교차 엔트로피: 모델이 얼마나 놀랐는가",
+        "lesson_cross_entropy_look": "학습은 교차 엔트로피, 곧 실제로 나온 문자의 −log p(여기서는 비트 단위)를 줄이는 "
+        "과정입니다. 각 문자를 이 값으로 칠했는데, 모델이 확률을 거의 주지 않은 오타 enoguh가 눈에 띕니다. 아래에는 같은 "
+        "텍스트를 학습 텍스트의 바이그램 모델과 유니그램 모델로 읽은 결과가 있습니다. 이들과 모델의 문자당 비트 차이가 "
+        "바로 은닉 상태가 더해 주는 정보입니다.",
+        "lesson_temperature_title": "argmax냐 샘플링이냐: 온도",
+        "lesson_temperature_look": "온도가 0이면 모델은 언제나 가장 가능성 높은 문자(argmax)를 씁니다. 그래서 같은 "
+        "프롬프트는 매번 같은 글이 됩니다. 온도가 0보다 크면 각 문자를 softmax(z / T)에서 뽑습니다. T가 낮으면 막대가 "
+        "뾰족해지고, 높으면 평평해져 글이 점점 이상해집니다. 슬라이더를 움직여 다시 생성해 보세요. 시드가 같으면 같은 "
+        "결과가 다시 나옵니다.",
+        "lesson_recital_title": "외운 것인가, 지어낸 것인가",
+        "lesson_recital_look": "샘플에서 학습 텍스트에 글자 그대로(8자 이상) 나오는 부분에는 밑줄을 그어 '외운 것'으로, "
+        "나머지는 '지어낸 것'으로 표시합니다. 텍스트를 통째로 외운 모델은 온도 0에서는 전부 외운 대로 쓰고, 1.5에서는 "
+        "많은 부분을 새로 지어냅니다. 텍스트 위의 비율이 각각 얼마인지 알려 줍니다.",
+        "lesson_replay_title": "학습 과정 다시 보기",
+        "lesson_replay_look": "모델 카드는 이 RNN이 goethe를 배운 과정을 다시 보여 줍니다. 손실은 단계마다 줄어들고, 그 "
+        "아래 슬라이더는 기록된 각 단계의 예측 문자열을 시드 코드가 출력하던 방식대로, 틀린 문자를 표시해 보여 줍니다. "
+        "처음 예측은 대부분 틀리지만 끝에는 모든 문자를 맞힙니다.",
+        "lesson_lstm_title": "LSTM: 게이트와 셀 상태",
+        "lesson_lstm_look": "0과 1 사이 값을 내는 시그모이드(σ) 게이트 셋이 결정합니다. f는 이전 셀 상태 cₜ₋₁을 얼마나 "
+        "남길지, i는 새 후보 g를 얼마나 쓸지, o는 tanh(cₜ)를 얼마나 hₜ로 내보낼지 정합니다. 셀 상태는 "
+        "cₜ = f ⊙ cₜ₋₁ + i ⊙ g처럼 곱하고 더하기만 할 뿐 중간에 눌러 찌그러뜨리지 않으므로, f가 남긴 것은 거의 그대로 "
+        "전달됩니다. 선 위에 마우스를 올리면 숫자가 보입니다.",
+        "lesson_gru_title": "GRU: 게이트 둘, 상태 하나",
+        "lesson_gru_look": "GRU에는 셀 상태가 따로 없습니다. 리셋 게이트 r은 후보 n이 hₜ₋₁을 얼마나 볼지, 업데이트 "
+        "게이트 z는 hₜ₋₁을 얼마나 유지할지 정합니다. torch의 규약에서는 hₜ = (1 − z) ⊙ n + z ⊙ hₜ₋₁이므로 z가 "
+        "1에 가까우면 이전 상태가 그대로 남습니다(시드의 강의 노트는 z와 1 − z를 서로 바꿔 씁니다).",
+        "lesson_gradient_flow_title": "장기 의존성: 그래디언트 흐름",
+        "lesson_gradient_flow_look": "이 we must는 Knowing 뒤의 것(apply)일까요, Willing 뒤의 것(do)일까요? 답을 정하는 "
+        "글자는 28글자 앞에 있습니다. 그래프는 이 예측이 앞의 각 문자에 얼마나 강하게 의존하는지(로그 확률의 그래디언트 "
+        "노름)를 로그 눈금으로, RNN, LSTM, GRU를 나란히 놓고 보여 줍니다.",
+        "lesson_lab_title": "장기 의존성: 기억 실험실",
+        "lesson_lab_look": "각 줄은 한 글자로 시작하고, 간격만큼 채움 문자가 이어진 뒤, 끝에서 모델이 첫 글자를 다시 "
+        "말해야 합니다. 그래프는 셀마다 간격에 따른 정확도를 보여 줍니다. 곡선이 찍어서 맞히는 수준으로 떨어지는 곳에서 그 "
+        "셀은 잊어버린 것입니다. 직접 한 점을 실행해 학습되는 모습을 지켜보세요.",
+        "lesson_course_title": "장기 의존성: 강의의 학습법",
+        "lesson_course_look": "시드 000은 10글자 창으로 학습하며, 창마다 빈 상태에서 읽기 시작합니다. 버튼 한 번으로 이 "
+        "방법과, 텍스트 전체를 하나의 시퀀스로 읽는 charmodels의 방법을 나란히 학습합니다. 10글자 창으로는 28글자 앞의 "
+        "Willing을 볼 수 없으므로 창 방식은 we must apply와 we must do 중 하나를 반드시 틀립니다(시드의 실행 결과도 "
+        "we must ao로 끝납니다). 전체 시퀀스로 학습한 모델은 텍스트를 그대로 외웁니다.",
     },
 }
 
