@@ -70,6 +70,7 @@ UI: dict[str, dict[str, str]] = {
         "course_text": "Your own text (empty: seed 000's goethe and anthem)",
         "course_button": "Train both recipes",
         "flow_title": "### Gradient flow through time",
+        "flow_button": "Draw the gradient flow at this step",
         "prompt": "Prompt (empty = start of the text)",
         "next": "Next character",
         "length": "Characters to write",
@@ -187,6 +188,7 @@ UI: dict[str, dict[str, str]] = {
         "course_text": "직접 고른 텍스트 (비우면 시드 000의 goethe와 anthem)",
         "course_button": "두 방법 모두 학습하기",
         "flow_title": "### 시간을 거슬러 흐르는 그래디언트",
+        "flow_button": "이 단계의 그래디언트 흐름 그리기",
         "prompt": "프롬프트 (비우면 텍스트의 처음부터)",
         "next": "다음 문자",
         "length": "생성할 문자 수",
@@ -467,6 +469,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "tt_flow_line_cell": "dotted: the LSTM's cell state cₜ",
         "tt_flow_caption": "The {norm} norm of the gradient of {of}, position {position}, with respect to each earlier "
         "step's vectors, on a log scale (one power of ten per grid line): how much a small change there moves this prediction.",
+        "tt_flow_lines": "The norms are the means over {lines} held-out lines of the Memory lab's task.",
         "tt_course_seed": "Seed 000's recipe (windows of 10 characters):",
         "tt_course_ours": "charmodels' recipe (the whole text as one sequence):",
         "tt_course_right": "every character right",
@@ -721,6 +724,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "tt_flow_line_cell": "점선: LSTM의 셀 상태 cₜ",
         "tt_flow_caption": "위치 {position}에서 {of}의 그래디언트를 앞선 각 단계의 벡터에 대해 구한 {norm} 노름을 로그 눈금으로 "
         "그렸습니다(격자선 하나가 10배). 그 자리를 조금 바꿀 때 이 예측이 얼마나 움직이는지를 뜻합니다.",
+        "tt_flow_lines": "노름은 기억 실험실 과제의 검증용 줄 {lines}개에 대한 평균입니다.",
         "tt_course_seed": "시드 000의 방법 (10글자 창):",
         "tt_course_ours": "charmodels의 방법 (텍스트 전체를 하나의 시퀀스로):",
         "tt_course_right": "모든 문자를 맞힘",

@@ -225,8 +225,9 @@ def flow_svg(flows: Mapping[str, GradientFlow], lang: str | None) -> str:
     parts.append(f'<text x="{width / 2}" y="{height - 4}" text-anchor="middle" font-size="{FONT - 2}" fill="#374151">{esc(axis)}</text>')
     legend = " · ".join(f"{say(lang, 'tt_flow_line_' + q)}" for q in ("input", "hidden", "cell")
                         if any(q in _series(f) for f in flows.values()))
-    caption = say(lang, "tt_flow_caption", of=first.of, position=first.position, norm=first.norm.upper(),
-                  lines=first.lines)
+    caption = say(lang, "tt_flow_caption", of=first.of, position=first.position, norm=first.norm.upper())
+    if first.lines > 1:  # charmodels.gradflow.lab_flow: the means over the lab's held-out lines
+        caption += " " + say(lang, "tt_flow_lines", lines=first.lines)
     return (f'<div class="cm-flow"><p class="cm-tt-legend" style="font-weight:600">{esc(caption)}</p>'
             f'<svg class="cm-flow-svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
             f'aria-label="{esc(caption)}" style="max-width:{width}px">{"".join(parts)}</svg>'

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import itertools
 import math
@@ -164,3 +165,11 @@ def test_a_course_under_way_is_escaped():
     progress = CourseProgress((), "mytext", "course", 30, 0.5, "we *must* [x](y) <b>", 3.2)
     text = tt.course_progress_markdown(progress, "ko")
     assert HANGUL.search(text) and "<b>" not in text and "\\*must\\*" in text and "\\[x\\]" in text
+
+
+def test_a_lab_flow_says_its_norms_are_means(flows):
+    lab = {name: dataclasses.replace(flow, lines=64) for name, flow in flows.items()}
+    for lang in LANGS:
+        svg = tt.flow_svg(lab, lang)
+        assert html.escape(say(lang, "tt_flow_lines", lines=64), quote=True) in svg
+        assert say(lang, "tt_flow_lines", lines=64) not in tt.flow_svg(flows, lang)
