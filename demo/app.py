@@ -27,6 +27,7 @@ import gradio as gr
 from charmodels.corpora import CORPORA
 from charmodels.serving import MAX_UPLOAD_BYTES
 from demo import handlers as on
+from demo.explainer import LATEX_DELIMITERS
 from demo.i18n import UI, error_text, language, say
 from demo.views import corpus_markdown
 
@@ -310,6 +311,8 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
                 choices=list(CORPORA), value=on.FIRST_TEXT, label=i18n("corpus"), elem_id="cm-corpus", scale=1, min_width=150
             )
             cell = gr.Radio(choices=CELL_CHOICES, value=on.FIRST_CELL, label=i18n("cell"), elem_id="cm-cell", scale=1, min_width=200)
+            # tiny versions of hihello and seoul (every weight visible): a size, not 18 more texts
+            size = gr.Radio(choices=[], label=i18n("size"), visible=False, elem_id="cm-size", scale=1, min_width=200)
         with gr.Column(scale=3, min_width=200, elem_id="cm-more"):
             with gr.Accordion(i18n("about_title"), open=False, elem_id="cm-about-box"):
                 first = CORPORA[on.FIRST_TEXT]
@@ -381,7 +384,21 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
                     inside_button = gr.Button(i18n("inside_button"), variant="primary", elem_id="cm-inside")
             inside_title = gr.Markdown()
             heat = gr.HTML(elem_id="cm-heat")
-            inside_step = gr.Slider(1, 2, value=1, step=1, label=i18n("inside_step"), elem_id="cm-inside-step")
+            with gr.Row(elem_id="cm-step-row", equal_height=True):
+                step_prev = gr.Button("◀", size="sm", scale=0, min_width=64, elem_id="cm-step-prev")
+                inside_step = gr.Slider(1, 2, value=1, step=1, label=i18n("inside_step"), elem_id="cm-inside-step", scale=8)
+                step_next = gr.Button("▶", size="sm", scale=0, min_width=64, elem_id="cm-step-next")
+            gr.Markdown(i18n("explain_title"), elem_id="cm-explain-title")
+            with gr.Row(elem_id="cm-explain-head"):
+                gr.Markdown(i18n("explain_intro"), elem_id="cm-explain-intro")
+                units = gr.Dropdown(choices=[], value=[], multiselect=True, max_choices=on.MAX_UNITS_PICKED,
+                                    label=i18n("units"), elem_id="cm-units")
+            with gr.Row(elem_id="cm-explain"):
+                with gr.Column(scale=1, min_width=320):
+                    explain_input = gr.HTML(elem_id="cm-explain-input")
+                    explain_diagram = gr.HTML(elem_id="cm-explain-diagram")
+                with gr.Column(scale=1, min_width=320):
+                    explain_card = gr.Markdown(latex_delimiters=LATEX_DELIMITERS, elem_id="cm-explain-card")
             vectors = gr.HTML(elem_id="cm-vectors")
             gr.Markdown(i18n("saliency_title"))
             gr.Markdown(i18n("saliency_intro"))
@@ -460,7 +477,10 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     ]
     generation_views = ["continuation", "shaded", "run", "step", "notes", "inspect_notes", "model_dist", "drawn_dist"]
     inspector_views = ["model_dist", "drawn_dist", "inspect_notes", "shaded"]
-    inside_views = ["inside_title", "heat", "inside_step", "vectors", "saliency_view", "inside_drawn"]
+    explain_views = ["explain_card", "explain_diagram", "explain_input", "units"]
+    # the Inside tab live: heatmap, vectors and the explainer of one step (the saliency only when asked)
+    live_views = ["inside_title", "heat", "inside_step", "vectors", *explain_views]
+    sampling = [temperature, top_k, top_p]
 
     # Enter (page.js) and the button start one event; the inspector follows it
     generating = wire(
@@ -488,8 +508,11 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     wire([upload.upload], on.on_upload, [upload, own, lang], [*model_views, "own", "upload"], emptied="upload", **switching)
     for key, button in unsure_buttons.items():
         wire([button.click], functools.partial(on.on_unsure, key), [own, lang], model_views, **switching)
-    wire([checkpoint.change], on.on_new_model_inside, [checkpoint, inside_prompt, inside_drawn, lang],
-         ["which", "layer", *inside_views])
+    new_model = wire([checkpoint.change], on.on_new_model_inside, [checkpoint, inside_prompt, inside_drawn, lang],
+                     ["which", "layer", *live_views])
+    wire(new_model, on.on_saliency_drawn, [checkpoint, inside_prompt, inside_drawn, lang], ["saliency_view"])
+    wire([size.input], on.on_size, [size, prompt, own, lang], model_views, **switching)
+    wire([checkpoint.change], on.size_view, [checkpoint], ["size"])  # shown for hihello and seoul
 
     # .change, not .input: in Gradio 6.31 a Textbox's .input fires only for typed characters, not for
     # Backspace, Delete or paste, which left the bars showing an older prompt's distribution
@@ -502,11 +525,23 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
          notice="compare_title", **switching)
     wire([compare_tab.select], on.on_probe, [lang], ["probe_table"])
 
-    wire([inside_button.click, inside_prompt.submit], on.on_inside,
-         [checkpoint, inside_prompt, which, layer, gr.State(None), lang], inside_views, notice="inside_title",
-         show_progress="minimal", show_progress_on=[heat])
-    inside_inputs = [checkpoint, inside_prompt, which, layer, inside_step, lang]
-    wire([which.input, layer.input, inside_step.release], on.on_inside, inside_inputs, inside_views, notice="inside_title")
+    # Inside follows its prompt as it is typed: its own event, so the bars (prompt.change) never wait for it
+    live_inputs = [checkpoint, inside_prompt, which, layer, units, *sampling, lang]
+    wire([inside_prompt.change], on.on_inside_live, live_inputs, live_views, notice="inside_title", trigger_mode="always_last")
+    # the button (and Enter) ask for the saliency too: a third of a second, never per keystroke
+    asked = wire([inside_button.click, inside_prompt.submit], on.on_inside_live, live_inputs, live_views,
+                 notice="inside_title", show_progress="minimal", show_progress_on=[heat])
+    wire(asked, on.on_inside_drawn, [checkpoint, inside_prompt, lang], ["saliency_view", "inside_drawn"],
+         notice="inside_title", show_progress="minimal", show_progress_on=[saliency_view])
+    # one step control (the slider, ◀ ▶) drives the heatmap's column, the vectors, the card and the diagram
+    step_inputs = [checkpoint, inside_prompt, which, layer, inside_step, units, *sampling, lang]
+    wire([which.input, layer.input, inside_step.release], on.on_inside_step, step_inputs, live_views,
+         notice="inside_title", trigger_mode="always_last")
+    for button, delta in ((step_prev, -1), (step_next, +1)):
+        wire([button.click], functools.partial(on.on_inside_move, delta), step_inputs, live_views,
+             notice="inside_title", trigger_mode="always_last")
+    wire([units.input], on.explain_views, [checkpoint, inside_prompt, inside_step, units, layer, *sampling, lang],
+         explain_views, notice="inside_title", trigger_mode="always_last")
 
     wire([train_file.upload], on.read_text_upload, [train_file, lang], ["train_text"], notice="train_status")
     # Trainings wait in charmodels' one fair line, which shows each visitor their place and times:

@@ -210,12 +210,13 @@ def softmax_markdown(e: Explained, lang: str) -> list[str]:
         out.append(md_text(say(lang, "ex_greedy", char=visible(top.char))))
         out.append(f"$$p({tex_text(visible(top.char))}) = 1$$")
         return out
-    out.append(r"$$p_j = \frac{e^{z_j/T - m}}{\sum_k e^{z_k/T - m}},\quad T = " + num(s.temperature)
-               + r",\quad m = \max_k z_k/T = " + num(s.shift) + r",\quad \sum_k e^{z_k/T - m} = " + num(s.total) + "$$")
+    # exp(...) rather than e^{...}: no script inside a script, so nothing on a projector is under 20 px
+    out.append(r"$$p_j = \frac{\exp(z_j/T - m)}{\sum_k \exp(z_k/T - m)},\quad T = " + num(s.temperature)
+               + r",\quad m = \max_k z_k/T = " + num(s.shift) + r",\quad \sum_k \exp(z_k/T - m) = " + num(s.total) + "$$")
     top = e.head.candidates[0]
     j = top.index
     label = tex_text(visible(top.char))
-    out.append(f"$$p({label}) = \\frac{{e^{{{num(s.scaled[j])} - {_tex_num(s.shift)}}}}}{{{num(s.total)}}} = "
+    out.append(f"$$p({label}) = \\frac{{\\exp({num(s.scaled[j])} - {_tex_num(s.shift)})}}{{{num(s.total)}}} = "
                f"\\frac{{{num(s.exp[j])}}}{{{num(s.total)}}} = \\mathbf{{{num(s.tempered[j])}}}$$")
     if s.top_k or s.top_p:
         cut = []

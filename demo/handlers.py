@@ -535,11 +535,10 @@ def explain_views(checkpoint: str, prompt: str | None, step, units, layer, tempe
 def on_inside_live(checkpoint: str, prompt: str | None, which: str, layer, units, temperature, top_k, top_p,
                    lang: str) -> dict:
     """The Inside tab follows its prompt as it is typed: the heatmap, the vectors, the card and the
-    diagram at the last character. The saliency of an older prompt is cleared: it is slow (a third of
-    a second for 160 characters), so it is drawn when asked for (on_inside_drawn), not per keystroke."""
+    diagram at the last character. Not the saliency: slow (a third of a second for 160 characters), it
+    is drawn when asked for (on_inside_drawn); the one shown spells out the prompt it explains."""
     return {**heat_views(checkpoint, prompt, which, layer, None, lang),
-            **explain_views(checkpoint, prompt, None, units, layer, temperature, top_k, top_p, lang),
-            "saliency_view": ""}
+            **explain_views(checkpoint, prompt, None, units, layer, temperature, top_k, top_p, lang)}
 
 
 def on_inside_step(checkpoint: str, prompt: str | None, which: str, layer, step, units, temperature, top_k, top_p,
@@ -570,8 +569,6 @@ def on_new_model_inside(checkpoint: str, prompt: str | None, drawn: bool, lang: 
     the page's prompt); a saliency asked for follows in a second update (on_saliency_drawn)."""
     updates = {**on_model_inside(checkpoint, lang), **on_model_explain(checkpoint, lang)}
     updates.update(on_inside_live(checkpoint, prompt, "h", 1, None, 0, 0, 1, lang))
-    if drawn:
-        updates.pop("saliency_view")  # on_saliency_drawn redraws it next
     return updates
 
 

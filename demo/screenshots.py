@@ -1,6 +1,6 @@
 """Take the README's screenshots of the real app in a real headless Chromium.
 
-    python demo/screenshots.py               # writes demo/screenshots/*.png (nine of them)
+    python demo/screenshots.py               # writes demo/screenshots/*.png (eleven of them)
     python demo/screenshots.py --out /tmp/s  # somewhere else
 
 Launches demo/app.py on a free localhost port (as the tests do) and drives Debian's
@@ -229,6 +229,40 @@ def inside(browser, url: str, out: Path) -> None:
     page.context.close()
 
 
+def explainer(browser, url: str, out: Path) -> None:
+    """inside_card.png: hihello's hidden-2 RNN reading "hihell", every weight and every multiplication of
+    the step that predicts the last letter; inside_diagram.png: goethe's LSTM at the second "we must ",
+    its cell state along the top, on a projector (1280x720)."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url, "en-US", 1280, 800)
+    pick_text(page, "hihello")
+    page.locator("#cm-cell").get_by_text("RNN", exact=True).click()
+    expect(page.locator('#cm-size input[value="hihello-rnn-h2"]')).to_have_count(1, timeout=WAIT)
+    page.locator("#cm-size").get_by_text("2", exact=True).click()
+    page.get_by_role("tab", name="Inside").click()  # the page loaded long ago: its prompt is in the Inside tab
+    page.locator("#cm-inside-prompt textarea").fill("hihell")
+    expect(page.locator("#cm-explain-diagram svg")).to_have_attribute("data-t", "5", timeout=WAIT)
+    expect(page.locator("#cm-explain-diagram svg")).to_have_attribute("data-cell", "rnn", timeout=WAIT)
+    page.locator("#cm-explain-card .katex").first.wait_for()
+    # the card scrolls beside the diagram: from its tables down to the unit's equations
+    page.evaluate("""() => { const card = document.querySelector('#cm-explain-card');
+      const unit = [...card.querySelectorAll('h4')][0];
+      card.scrollTop = unit.getBoundingClientRect().top - card.getBoundingClientRect().top - 260; }""")
+    shoot_part(page, out / "inside_card.png", top="#cm-step-row", bottom="#cm-explain", left="[role=tablist]")
+    page.context.close()
+
+    page = open_page(browser, url + "?projector", "en-US", 1280, 720)
+    page.get_by_role("tab", name="Inside").click()
+    # on load the Inside tab takes the page's prompt: wait for it, then type ours
+    expect(page.locator("#cm-inside-prompt textarea")).to_have_value(page.locator(PROMPT).input_value(), timeout=WAIT)
+    page.locator("#cm-inside-prompt textarea").fill(GOETHE_LONG)
+    expect(page.locator("#cm-explain-diagram svg")).to_have_attribute("data-t", str(len(GOETHE_LONG) - 1), timeout=WAIT)
+    scroll_to(page, "#cm-explain")
+    shoot(page, out / "inside_diagram.png")
+    page.context.close()
+
+
 def train(browser, url: str, out: Path) -> None:
     from playwright.sync_api import expect
 
@@ -270,7 +304,7 @@ def main(argv: list[str] | None = None) -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                for take in (predict, compare, korean, projector, phone, card, inside, train, lab):
+                for take in (predict, compare, korean, projector, phone, card, inside, explainer, train, lab):
                     take(browser, url, args.out)
             finally:
                 browser.close()
