@@ -129,7 +129,7 @@ class Term:
 
 @dataclass(frozen=True)
 class DotProduct:
-    """W[row] . v = sum_j W[row, j] v[j]: its largest terms, and the rest summed exactly.
+    """W[row] . v = sum_j W[row, j] v[j]: every term in order, or its largest terms and the rest summed exactly.
 
     ``sum(t.product for t in terms) + rest == total`` (float64 sums of the float32 products);
     `total` is the model's own number (the cell's W_xh x_t or W_hh h_{t-1} at that row, or a logit
@@ -137,7 +137,7 @@ class DotProduct:
     """
 
     row: int
-    terms: tuple[Term, ...]  # the largest |product| first
+    terms: tuple[Term, ...]  # every term in index order, or the largest |product| first
     rest: float  # the sum of the terms not listed
     rest_count: int  # how many terms are not listed ("+ k more"); terms that are 0 are never listed when summarised
     total: float
@@ -268,8 +268,8 @@ def _dot(W: np.ndarray, v: np.ndarray, row: int, top: int | None) -> DotProduct:
     values = v.astype(np.float64)
     products = weights * values
     order = np.argsort(-np.abs(products), kind="stable")
-    if top is None:
-        shown, rest = order, order[:0]
+    if top is None:  # every term, in the order of the sum: W[row, 0] v[0] + W[row, 1] v[1] + ...
+        shown, rest = np.arange(len(products)), order[:0]
     else:  # the largest terms; a term that is exactly 0 (a one-hot x_t's other positions) is never one of them
         shown = [j for j in order[:top] if products[j] != 0]
         rest = order[len(shown):]

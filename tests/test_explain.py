@@ -214,7 +214,10 @@ def check_dot(dot, W, v, row, total, listed=None):
     if listed is not None:
         assert len(dot.terms) == min(listed, W.shape[1])
     shown = [abs(term.product) for term in dot.terms]
-    assert shown == sorted(shown, reverse=True)  # the largest first
+    if dot.rest_count == 0:  # every term: in the order of the sum, as a student writes it out
+        assert [term.index for term in dot.terms] == list(range(W.shape[1]))
+    else:
+        assert shown == sorted(shown, reverse=True)  # the largest first
     hidden = np.abs(W[row] * v)
     if dot.rest_count:  # nothing left out is larger than what is listed
         assert np.sort(hidden)[: dot.rest_count].max() <= min(shown) + 1e-7
