@@ -283,10 +283,6 @@ class Wiring:
         return gr.on(triggers, run, inputs, [*targets, *extra, banner], **kwargs)
 
 
-# A plot's axis names are built in (gr.I18n translates them); updates send only points (handlers.loss_curve)
-LOSS_AXES = {"x_title": i18n("axis_step"), "y_title": i18n("axis_loss")}
-
-
 def text_row(name: str, lines: int = 3, **kwargs) -> gr.Textbox:
     return gr.Textbox(show_label=False, lines=lines, interactive=False, elem_id=name, **kwargs)
 
@@ -422,7 +418,7 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
                     train_name = gr.Textbox(value="mytext", label=i18n("train_name"), max_lines=1)
                     train_lines = gr.Checkbox(value=False, label=i18n("train_lines"))
             train_status = gr.Markdown(elem_id="cm-train-status")
-            train_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=260, elem_id="cm-train-loss", **LOSS_AXES)
+            train_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=260, elem_id="cm-train-loss")
             train_view = gr.HTML(elem_id="cm-train-view")
             train_download = gr.File(label=i18n("train_download"), interactive=False, elem_id="cm-train-download")
 
@@ -434,7 +430,6 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
                     lab_plot = gr.LinePlot(
                         x="gap", y="accuracy", color="cell", label=i18n("lab_accuracy"), height=360, y_lim=[0.4, 1.02],
                         color_map=on.CELL_COLORS, colors_in_legend=[], elem_id="cm-lab-plot",
-                        x_title=i18n("axis_gap"), y_title=i18n("axis_accuracy"), color_title=i18n("axis_cell"),
                     )
                 lab_grid = gr.Radio(
                     choices=[(say("en", f"lab_note_{name}"), name) for name in on.LAB_GRIDS], value="main",
@@ -454,12 +449,12 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
                 lab_button = gr.Button(i18n("lab_run"), variant="primary", elem_id="cm-lab-run")
                 lab_stop = gr.Button(i18n("stop"), variant="stop", elem_id="cm-lab-stop")
             lab_result = gr.Markdown(elem_id="cm-lab-result")
-            lab_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=260, elem_id="cm-lab-loss", **LOSS_AXES)
+            lab_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=260, elem_id="cm-lab-loss")
 
         with gr.Tab(i18n("tab_card"), id="card"):
             card = gr.Markdown(elem_id="cm-card")
             loss_plot = gr.LinePlot(x="step", y="loss", color="attempt", label=i18n("loss_by_attempt"), height=260,
-                                    colors_in_legend=[], color_title=i18n("axis_attempt"), elem_id="cm-loss-plot", **LOSS_AXES)
+                                    colors_in_legend=[], elem_id="cm-loss-plot")
             snapshot = gr.Slider(1, 2, value=1, step=1, label=i18n("snapshot"), elem_id="cm-snapshot-step")
             gr.Markdown(i18n("prediction"))
             prediction = gr.HTML(elem_id="cm-snapshot")
@@ -494,6 +489,8 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
 
     # first the browser's language (for what the server writes), then the first model
     loading = demo.load(language, [lang], [lang], js=BROWSER_LANGUAGE, api_visibility="private")
+    # the plots' axis names in that language, before any points (handlers.plot_titles says why)
+    loading = wire(loading, on.plot_titles, [lang], list(on.PLOT_AXES))
     loading = wire(loading, on.on_load, [lang], [*model_views, "lab_grid"])
     # the Inside and Compare tabs start from the page's prompt (then keep what is typed there)
     loading = loading.then(lambda text: (text, text), [prompt], [inside_prompt, compare_prompt], api_visibility="private")

@@ -152,10 +152,28 @@ def loss_frame(points) -> pd.DataFrame:
 
 
 def loss_curve(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """A loss curve's new points, and nothing else: the plot's axis names are built into it
-    (demo/app.py) and translated by gr.I18n. In Gradio 6.31 an update that changes a plot's
-    other properties (its titles, a new colors_in_legend list) drops the new points."""
+    """A loss curve's new points, and nothing else: the axis names were set when the page
+    opened (plot_titles)."""
     return frame
+
+
+# Each plot's axis names (x, y, colour legend), as i18n keys.
+PLOT_AXES = {
+    "train_loss": ("axis_step", "axis_loss", None),
+    "lab_loss": ("axis_step", "axis_loss", None),
+    "loss_plot": ("axis_step", "axis_loss", "axis_attempt"),
+    "lab_plot": ("axis_gap", "axis_accuracy", "axis_cell"),
+}
+
+
+def plot_titles(lang: str) -> dict:
+    """The plots' axis names in the page's language, sent once when the page opens, never with
+    points. In Gradio 6.31 a plot shows a gr.I18n title untranslated (its raw JSON), and an
+    update that sets a plot's titles together with new points drops the points."""
+    def titles(x: str, y: str, color: str | None) -> gr.LinePlot:
+        named = {"x_title": say(lang, x), "y_title": say(lang, y)}
+        return gr.LinePlot(**named, **({"color_title": say(lang, color)} if color else {}))
+    return {name: titles(*axes) for name, axes in PLOT_AXES.items()}
 
 
 def about_text(model, text: str | None, lang: str) -> str:

@@ -253,6 +253,10 @@ def test_model_card_follows_the_cell_picker(page, server_url, open_app):
     expect(card).to_contain_text("tf_acc")
     expect(card).to_contain_text("100.0%")
     expect(page.locator("#cm-loss-plot .mark-line path").first).to_be_visible()  # the loss curve is drawn
+    # its axes are named in words (a gr.I18n title reached the page as raw JSON in Gradio 6.31)
+    axes = page.evaluate("Array.from(document.querySelectorAll('#cm-loss-plot svg text'), t => t.textContent)")
+    assert "step" in axes and "loss (nats per character)" in axes, axes
+    assert not [text for text in axes if "i18n" in text], axes
     prediction = page.locator("#cm-snapshot")
     expect(prediction).to_contain_text(re.compile(r"------ \d+ ------"))
     expect(prediction).to_contain_text(CORPORA["goethe"].text)
