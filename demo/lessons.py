@@ -23,11 +23,11 @@ from demo.urlstate import View, build
 TOPICS = ("one_hot", "memory", "softmax", "sampling", "training", "lstm", "gru", "long_term")
 # The page's sampling settings as it opens (demo/app.py): a card that does not set them gets these.
 RESET = View(temperature=0.0, top_k=0, top_p=1.0, seed=0)
-# Elements a card may highlight. The first are in demo/app.py today; the others come with the
-# through-time wiring (/work/plan/app_through_time.md) and the explainer's Inside tab.
-PAGE_IDS = ("cm-bars", "cm-temperature", "cm-snapshot", "cm-loss-plot", "cm-lab-plot", "cm-heat", "cm-prompt")
-PLANNED_IDS = ("cm-explain-input", "cm-explain-card", "cm-explain-diagram", "cm-flow", "cm-surprise", "cm-recital",
-               "cm-course")
+# Elements a card may highlight: those in demo/app.py today, and those the through-time wiring adds
+# (/work/plan/app_through_time.md; move each to PAGE_IDS once demo/app.py has it).
+PAGE_IDS = ("cm-bars", "cm-temperature", "cm-snapshot", "cm-loss-plot", "cm-lab-plot", "cm-heat", "cm-prompt",
+            "cm-explain-input", "cm-explain-card", "cm-explain-diagram")
+PLANNED_IDS = ("cm-flow", "cm-surprise", "cm-recital", "cm-course")
 HIHELLO = "hihell"  # hihello's models predict the o: the second l is where memory shows
 SHAKESPEARE = DEFAULT_PROMPTS["shakespeare"]
 GOETHE_TYPO = "Knowing is not enoguh; we must apply."  # a swapped "ug": the surprise lights up
