@@ -291,10 +291,10 @@ _default_lock = threading.Lock()
 
 
 def training_queue() -> FairQueue:
-    """The process's one queue for visitors' trainings, made on first use: one worker per
-    core (CHARMODELS_TRAINING_WORKERS overrides), each at niceness fairqueue.NICE, below the
-    app's request threads (CHARMODELS_TRAINING_NICE overrides: 0 on a machine shared with other
-    busy processes, where a lowered worker yields to all of them, not only to the app)."""
+    """The process's one queue for visitors' trainings, made on first use: `queue_workers()`
+    workers, each at niceness fairqueue.NICE, below the app's request threads
+    (CHARMODELS_TRAINING_NICE overrides: 0 on a machine shared with other busy processes, where
+    a lowered worker yields to all of them, not only to the app)."""
     global _default_queue
     with _default_lock:
         if _default_queue is None:
@@ -303,7 +303,14 @@ def training_queue() -> FairQueue:
 
 
 def queue_workers() -> int:
-    return int(os.environ.get("CHARMODELS_TRAINING_WORKERS", "0")) or max(1, os.cpu_count() or 1)
+    """Training workers: one per core but one, left to the page (CHARMODELS_TRAINING_WORKERS overrides).
+
+    With a worker on each of a 2-core machine's cores, a class of 40 (bench/classroom.py, 10 of them
+    training) waited 13.4 s (p50) for a generation's first character, against 2.2 s with one worker;
+    the last training ended at 188 s and 217 s. A lowered worker still costs the page: the workers
+    are threads of the app's process, and its event loop and request threads share the CPU with them.
+    """
+    return int(os.environ.get("CHARMODELS_TRAINING_WORKERS", "0")) or max(1, (os.cpu_count() or 1) - 1)
 
 
 def queue_nice() -> int:
