@@ -23,7 +23,7 @@ from charmodels.corpora import CORPORA
 CHROMIUM = "/usr/bin/chromium"
 WAIT = 20_000  # ms: generous, the machine is shared
 TRAIN_WAIT = 150_000  # ms: a training ends by charmodels.jobs.QUEUE_TIME_LIMIT (30 s) plus measuring and saving, after those ahead of it
-LAB_WAIT = 90_000  # ms: a live lab run ends by service.LAB_TIME_LIMIT (60 s)
+LAB_WAIT = 90_000  # ms: a live lab run ends by charmodels.jobs.LAB_TIME_LIMIT (60 s), after those ahead of it
 GOETHE_LONG = "Knowing is not enough; we must apply. Willing is not enough; we must "
 
 PROMPT = "#cm-prompt textarea"
