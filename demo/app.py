@@ -41,6 +41,16 @@ CSS = (HERE / "page.css").read_text(encoding="utf-8")
 HEAD_JS = (HERE / "page.js").read_text(encoding="utf-8")
 TOGGLE_PROJECTOR = "() => { document.body.classList.toggle('projector'); window.dispatchEvent(new Event('resize')); }"
 BROWSER_LANGUAGE = "(lang) => [navigator.language || 'en']"
+# A lesson card's element: outlined and scrolled to (demo/page.css: .cm-highlight)
+HIGHLIGHT = """(id) => {
+  document.querySelectorAll('.cm-highlight').forEach((e) => e.classList.remove('cm-highlight'));
+  const el = id ? document.getElementById(id) : null;
+  const card = document.getElementById('cm-lesson');
+  if (card && id) card.classList.add('cm-lesson-on');
+  if (el) { el.classList.add('cm-highlight'); el.scrollIntoView({block: 'start'}); }
+}"""
+# The copy-link query becomes the page's address (the browser's own address bar shows it too)
+SHOW_LINK = "(q) => { window.history.replaceState(null, '', q || window.location.pathname); return window.location.href; }"
 
 THEME = gr.themes.Default(
     primary_hue="blue",
@@ -295,6 +305,9 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     run = gr.State(None)  # this session's last generation, for the step inspector
     own = gr.State([])  # the page's own models (uploaded or trained): [label, key] for the text picker
     inside_drawn = gr.State(False)  # the inside views have been drawn: redraw them for a new model
+    # links and the guided lesson (demo/urlstate.py, demo/lessons.py)
+    pending_step = gr.State(None)  # a link's or card's Inside step, applied after the Inside views follow its prompt
+    current_tab = gr.State("predict")  # the tab shown, for the copy-link button
     trained = gr.State(None)  # the model a training ended with, to be used by the page
 
     with gr.Row(elem_id="cm-header", equal_height=True):
@@ -316,9 +329,21 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
             with gr.Accordion(i18n("upload_title"), open=False, elem_id="cm-upload-box"):
                 upload = gr.File(label=i18n("upload"), file_types=[".safetensors"], type="filepath", height=110, elem_id="cm-upload")
     banner = gr.Markdown(visible=False, elem_id="cm-message")
+    with gr.Accordion(i18n("lesson_title"), open=False, elem_id="cm-lesson") as lesson_box:
+        with gr.Row(elem_id="cm-lesson-controls", equal_height=True):
+            lesson_prev = gr.Button(i18n("lesson_prev"), size="sm", scale=0, min_width=170, elem_id="cm-lesson-prev")
+            lesson_pick = gr.Dropdown(choices=[], value=None, label=i18n("lesson_pick"), scale=3, elem_id="cm-lesson-pick")
+            lesson_next = gr.Button(i18n("lesson_next"), size="sm", scale=0, min_width=170, elem_id="cm-lesson-next")
+        lesson_card = gr.Markdown(elem_id="cm-lesson-card")
+    with gr.Row(elem_id="cm-link-row", equal_height=True):
+        link_notes = gr.Markdown(visible=False, elem_id="cm-link-notes")
+        copy_link = gr.Button(i18n("copy_link"), size="sm", scale=0, min_width=220, elem_id="cm-copy-link")
+        link_box = gr.Textbox(show_label=False, interactive=False, buttons=["copy"], visible=False, scale=3, elem_id="cm-link")
+    link_query = gr.Textbox(visible=False)  # the copy-link query, turned into the page's address by a js step
+    highlight_id = gr.Textbox(visible=False)  # the element a lesson card highlights
 
-    with gr.Tabs(elem_id="cm-tabs"):
-        with gr.Tab(i18n("tab_predict"), id="predict"):
+    with gr.Tabs(elem_id="cm-tabs") as tabs:
+        with gr.Tab(i18n("tab_predict"), id="predict") as predict_tab:
             with gr.Row(elem_id="cm-predict"):
                 with gr.Column(scale=3, elem_id="cm-predict-main"):
                     prompt = gr.Textbox(label=i18n("prompt"), lines=2, max_lines=6, elem_id="cm-prompt")
@@ -370,7 +395,7 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
             probe_table = gr.HTML(elem_id="cm-probe")
             gr.Markdown(i18n("compare_intro"), elem_id="cm-compare-intro")
 
-        with gr.Tab(i18n("tab_inside"), id="inside"):
+        with gr.Tab(i18n("tab_inside"), id="inside") as inside_tab:
             gr.Markdown(i18n("inside_intro"), elem_id="cm-inside-intro")
             with gr.Row():
                 inside_prompt = gr.Textbox(label=i18n("prompt"), lines=2, max_lines=4, scale=3, elem_id="cm-inside-prompt")
@@ -399,8 +424,11 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
             gr.Markdown(i18n("saliency_title"))
             gr.Markdown(i18n("saliency_intro"))
             saliency_view = gr.HTML(elem_id="cm-saliency")
+            gr.Markdown(i18n("flow_title"))
+            flow_button = gr.Button(i18n("flow_button"), elem_id="cm-flow-run")
+            flow_view = gr.HTML(elem_id="cm-flow")
 
-        with gr.Tab(i18n("tab_train"), id="train"):
+        with gr.Tab(i18n("tab_train"), id="train") as train_tab:
             gr.Markdown(i18n("train_intro"), elem_id="cm-train-intro")
             with gr.Row():
                 with gr.Column(scale=3):
@@ -422,7 +450,7 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
             train_view = gr.HTML(elem_id="cm-train-view")
             train_download = gr.File(label=i18n("train_download"), interactive=False, elem_id="cm-train-download")
 
-        with gr.Tab(i18n("tab_lab"), id="lab"):
+        with gr.Tab(i18n("tab_lab"), id="lab") as lab_tab:
             # the plot and the runs side by side: a run picked, its curves change in the same screen
             with gr.Row():
                 with gr.Column(scale=3):
@@ -451,7 +479,7 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
             lab_result = gr.Markdown(elem_id="cm-lab-result")
             lab_loss = gr.LinePlot(x="step", y="loss", label=i18n("loss"), height=260, elem_id="cm-lab-loss")
 
-        with gr.Tab(i18n("tab_card"), id="card"):
+        with gr.Tab(i18n("tab_card"), id="card") as card_tab:
             card = gr.Markdown(elem_id="cm-card")
             loss_plot = gr.LinePlot(x="step", y="loss", color="attempt", label=i18n("loss_by_attempt"), height=260,
                                     colors_in_legend=[], elem_id="cm-loss-plot")
@@ -459,11 +487,33 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
             gr.Markdown(i18n("prediction"))
             prediction = gr.HTML(elem_id="cm-snapshot")
 
+        with gr.Tab(i18n("tab_time"), id="time") as time_tab:
+            gr.Markdown(i18n("surprise_title"))
+            with gr.Row(equal_height=True):
+                surprise_text = gr.Textbox(label=i18n("surprise_text"), lines=2, max_lines=6, scale=4, elem_id="cm-surprise-text")
+                surprise_button = gr.Button(i18n("surprise_button"), variant="primary", scale=1, elem_id="cm-surprise-run")
+            surprise_view = gr.HTML(elem_id="cm-surprise")
+            gr.Markdown(i18n("recital_title"))
+            recital_button = gr.Button(i18n("recital_button"), elem_id="cm-recital-run")
+            recital_view = gr.HTML(elem_id="cm-recital")
+            gr.Markdown(i18n("course_title"))
+            with gr.Row(equal_height=True):
+                course_text = gr.Textbox(label=i18n("course_text"), lines=3, max_lines=8, scale=4, elem_id="cm-course-text")
+                course_cell = gr.Radio(choices=CELL_CHOICES, value="lstm", label=i18n("cell"), scale=1, elem_id="cm-course-cell")
+            with gr.Row():
+                course_button = gr.Button(i18n("course_button"), variant="primary", elem_id="cm-course-run")
+                course_stop = gr.Button(i18n("stop"), variant="stop", elem_id="cm-course-stop")
+            course_status = gr.Markdown(elem_id="cm-course-status")
+            course_view = gr.HTML(elem_id="cm-course")
+
+    tabs_by_id = {"predict": predict_tab, "compare": compare_tab, "inside": inside_tab, "train": train_tab,
+                  "lab": lab_tab, "card": card_tab, "time": time_tab}
     # ---- wiring ----
     components = {
         name: value for name, value in dict(locals()).items() if isinstance(value, (gr.components.Component, gr.Row))
     }
     components.update(compared)
+    components.update({"tabs": tabs, "lesson_box": lesson_box})  # layouts a link or a card opens
     wire = Wiring(components, banner, lang)
     model_views = [
         "checkpoint", "corpus", "cell", "about", "prompt", "length", "bars", "notes", "continuation", "shaded", "run",
@@ -476,6 +526,9 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     # the Inside tab live: heatmap, vectors and the explainer of one step (the saliency only when asked)
     live_views = ["inside_title", "heat", "inside_step", "vectors", *explain_views]
     sampling = [temperature, top_k, top_p]
+    # what a link or a lesson card sets (handlers.view_updates, lesson_views)
+    lesson_views = [*model_views, "inside_prompt", "compare_prompt", "surprise_text", "temperature", "top_k", "top_p", "seed",
+                    "tabs", "current_tab", "pending_step", "lesson_card", "lesson_pick", "lesson_box", "highlight_id", "units"]
 
     # Enter (page.js) and the button start one event; the inspector follows it
     generating = wire(
@@ -497,6 +550,9 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     loading = wire(loading, on.on_lab_grid, [lab_grid, lang], ["lab_plot", "lab_table"])
     # checkpoint.change does not fire for the value the page starts with: the inside pickers are filled here too
     wire(loading, on.on_model_inside, [checkpoint, lang], ["which", "layer"])
+    # a link's view (?text=...&lesson=3), after the first model and the copied prompts
+    linked = wire(loading, on.on_link, [lang, own, checkpoint, inside_prompt], [*lesson_views, "link_notes"])
+    linked.then(None, [highlight_id], None, js=HIGHLIGHT, api_visibility="private")
 
     # another model ends a running generation and clears it (the handlers do both)
     switching = {"trigger_mode": "always_last"}
@@ -524,7 +580,7 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
 
     # Inside follows its prompt as it is typed: its own event, so the bars (prompt.change) never wait for it
     live_inputs = [checkpoint, inside_prompt, which, layer, units, *sampling, lang]
-    wire([inside_prompt.change], on.on_inside_live, live_inputs, live_views, notice="inside_title", trigger_mode="always_last")
+    following = wire([inside_prompt.change], on.on_inside_live, live_inputs, live_views, notice="inside_title", trigger_mode="always_last")
     # the button (and Enter) ask for the saliency too: a third of a second, never per keystroke
     asked = wire([inside_button.click, inside_prompt.submit], on.on_inside_live, live_inputs, live_views,
                  notice="inside_title", show_progress="minimal", show_progress_on=[heat])
@@ -565,6 +621,36 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
 
     wire([snapshot.input], lambda *args: {"prediction": on.snapshot_text(*args)}, [checkpoint, snapshot, lang], ["prediction"])
     projector.click(None, js=TOGGLE_PROJECTOR)
+
+    # ---- through time (issue 13) ----
+    wire([surprise_button.click, surprise_text.submit], on.on_surprise, [checkpoint, surprise_text, lang], ["surprise_view"],
+         notice="surprise_view", show_progress="minimal", show_progress_on=[surprise_view])
+    wire([recital_button.click], on.on_recital, [checkpoint, prompt, length, temperature, seed, lang], ["recital_view"],
+         notice="recital_view", concurrency_limit=4, concurrency_id="generate", show_progress="minimal",
+         show_progress_on=[recital_view])
+    wire([flow_button.click], on.on_flow, [checkpoint, inside_prompt, inside_step, lang], ["flow_view"],
+         notice="flow_view", show_progress="minimal", show_progress_on=[flow_view])
+    wire([course_button.click], on.on_course, [course_text, course_cell, lang], ["course_status", "course_view"],
+         notice="course_status", **in_line)
+    wire([course_stop.click], on.on_course_stop, [], [], concurrency_limit=None)
+
+    # ---- links and the guided lesson ----
+    # a card's or link's Inside step, once the Inside views have followed its prompt (its .change)
+    step_after = [checkpoint, inside_prompt, pending_step, *sampling, lang]
+    for inside_event in (following, new_model):
+        wire(inside_event, on.on_pending_step, step_after, [*live_views, "pending_step"], notice="inside_title")
+    lesson_inputs = [lesson_pick, own, checkpoint, inside_prompt, lang]
+    shown = wire([lesson_pick.input], on.on_lesson, lesson_inputs, lesson_views, **switching)
+    moves = [wire([button.click], functools.partial(on.on_lesson_move, delta), lesson_inputs, lesson_views, **switching)
+             for button, delta in ((lesson_prev, -1), (lesson_next, +1))]
+    for event in (shown, *moves):
+        event.then(None, [highlight_id], None, js=HIGHLIGHT, api_visibility="private")
+    for tab_id, tab in tabs_by_id.items():
+        tab.select(lambda tab_id=tab_id: tab_id, None, current_tab, api_visibility="private")
+    copying = wire([copy_link.click], on.on_copy_link,
+                   [checkpoint, prompt, inside_prompt, current_tab, inside_step, temperature, top_k, top_p, seed,
+                    lesson_pick, lang], ["link_query", "link_box"])
+    copying.then(None, [link_query], [link_box], js=SHOW_LINK, api_visibility="private")
 
     # The page's session ends (tab closed): its trainings, their files and its own models go
     demo.unload(end_session)

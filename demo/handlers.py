@@ -268,8 +268,8 @@ def on_text(value: str, cell: str, current: str | None, own: list | None, lang: 
     if not value:
         raise service.PageError("error_pick_text")
     checkpoint = value if service.serving.is_upload(value) else service.checkpoint_name(value, cell)
-    if checkpoint == current:
-        return {}
+    if checkpoint == current or (current or "").startswith(checkpoint + service.serving.TINY_MARK):
+        return {}  # the model in use, or a tiny one of the same text and cell (a link's or a card's size)
     GENERATIONS.end(session_of(request))
     return use_model(checkpoint, lang, own=own)
 
@@ -820,3 +820,193 @@ def on_stop(request=None) -> dict:
     """Stop pressed: the page's generation ends at once, what it wrote kept and inspectable."""
     GENERATIONS.end(session_of(request), keep=True)
     return {}
+
+
+# ---- through time (issue 13), links and the guided lesson ----
+# Append to demo/handlers.py. demo.urlstate, demo.lessons and demo.through_time import torch (through
+# charmodels): imported inside the functions, as backend() is, never before the page is served.
+
+
+def notes_html(lang: str, notes) -> str:
+    """service.Note's as a paragraph above an HTML view."""
+    return f"<p class='cm-tt-notes'>{html.escape(word_notes(lang, notes, between=' '))}</p>" if notes else ""
+
+
+def on_surprise(checkpoint: str, text: str | None, lang: str) -> dict:
+    """The text typed in the through-time tab, each character shaded by its surprisal under the model,
+    a bigram and a unigram of the training text."""
+    from demo import through_time
+
+    read, notes = backend().surprise(checkpoint, text)
+    return {"surprise_view": notes_html(lang, notes) + through_time.surprise_html(read, lang)}
+
+
+def on_recital(checkpoint: str, prompt: str | None, length, temperature, seed, lang: str) -> dict:
+    """A continuation of the page's prompt at the page's temperature and seed, marked recited / invented."""
+    from demo import through_time
+
+    service = backend()
+    request = service.check_request(length, temperature, 0, 1, seed)
+    marked, notes = service.recital(checkpoint, prompt, request)
+    return {"recital_view": notes_html(lang, notes) + through_time.recital_html(marked, lang)}
+
+
+def on_flow(checkpoint: str, prompt: str | None, step, lang: str) -> dict:
+    """The gradient flow of the prediction at the Inside tab's step, for the text's three cells side by side."""
+    from demo import through_time
+
+    flows, notes = backend().flow(checkpoint, prompt, step)
+    return {"flow_view": notes_html(lang, notes) + through_time.flow_svg(flows, lang)}
+
+
+def course_update(lang: str, status) -> dict:
+    """What the course comparison shows of its ticket's status."""
+    from demo import through_time
+
+    if status.state == "waiting":
+        return {"course_status": line_text(lang, status)}
+    if status.state == "running":
+        if status.progress is None:
+            return {"course_status": say(lang, "job_starting") + PROGRESS}
+        return {"course_status": through_time.course_progress_markdown(status.progress, lang)}
+    if status.state in ("left", "expired"):
+        return {} if status.reason == "replaced" else {"course_status": left_text(lang, status)}
+    if status.state == "failed":
+        return {"course_status": say(lang, "job_error", problem=code_text(lang, status.error, status.error_params))}
+    cached = say(lang, "queue_cached") if status.cached else ""
+    return {"course_status": cached, "course_view": through_time.course_html(status.result, lang)}
+
+
+async def on_course(text: str | None, cell: str, lang: str, request=None) -> AsyncIterator[dict]:
+    """Seed 000's windowed recipe against charmodels' whole-sequence one, through the fair line (a class
+    clicking the same button shares one run), live: the prediction string as it trains, then the verdict."""
+    service = backend()
+    ticket = await asyncio.to_thread(service.start_course, session_of(request), text, cell)
+    async for status in ticket.updates_async():
+        update = course_update(lang, status)
+        if update:
+            yield update
+
+
+def on_course_stop(request=None) -> dict:
+    """Stop: the comparison ends after its current step, the runs so far measured and shown."""
+    ticket = backend().owned(session_of(request), "course")
+    if ticket is not None:
+        ticket.stop()
+    return {}
+
+
+# ---- links (demo/urlstate.py) and the guided lesson (demo/lessons.py) ----
+
+
+def view_updates(view, lang: str, own: list | None, checkpoint: str, inside_prompt: str | None) -> dict:
+    """A link's or a lesson card's view (demo.urlstate.View) as the page's updates: the model (and its
+    size), the prompts of every tab, the sampling settings, the tab, and the Inside tab's step.
+
+    A new model or a new Inside prompt sets the Inside views to the last character (their own events,
+    which run after this one): the step is then applied after each of them (`pending_step`, read by
+    on_pending_step), and at once when neither changes."""
+    from demo import urlstate
+
+    updates: dict = {}
+    target = checkpoint
+    if view.text is not None or view.cell is not None or view.size is not None:
+        target = urlstate.checkpoint_of(view, FIRST_TEXT, FIRST_CELL)
+        updates.update(use_model(target, lang, prompt=view.prompt, own=own))
+        # the units picker emptied with the new model's choices in the same update: an Inside event this
+        # update starts must not send the previous model's units (Gradio refuses a value not in the choices)
+        updates.update(on_model_explain(target, lang))
+    elif view.prompt is not None:
+        updates.update({"prompt": view.prompt})
+    if view.prompt is not None:
+        updates.update({"inside_prompt": view.prompt, "compare_prompt": view.prompt, "surprise_text": view.prompt})
+    for name in ("temperature", "top_k", "top_p", "seed"):
+        if getattr(view, name) is not None:
+            updates[name] = getattr(view, name)
+    if view.tab is not None:
+        updates["tabs"] = gr.Tabs(selected=view.tab)
+        updates["current_tab"] = view.tab
+    prompt = inside_prompt if view.prompt is None else view.prompt
+    followers = int(target != checkpoint) + int(prompt != inside_prompt)  # Inside events this update starts
+    updates["pending_step"] = None
+    if view.step is not None and followers:
+        updates["pending_step"] = {"checkpoint": target, "prompt": prompt, "step": view.step, "left": followers}
+    elif view.step is not None:
+        sampling = (view.temperature or 0.0, view.top_k or 0, 1.0 if view.top_p is None else view.top_p)
+        updates.update(on_inside_step(target, prompt, "h", 1, view.step, None, *sampling, lang))
+    return updates
+
+
+def lesson_views(n: int, lang: str) -> dict:
+    """Card n: its text in the page's language, the picker on it, what to highlight."""
+    from demo import lessons
+
+    return {"lesson_card": lessons.card_markdown(lang, n),
+            "lesson_pick": gr.Dropdown(choices=lessons.choices(lang), value=n),
+            "lesson_box": gr.Accordion(open=True), "highlight_id": lessons.card(n).highlight}
+
+
+def on_link(lang: str, own: list | None, checkpoint: str, inside_prompt: str | None, request=None) -> dict:
+    """The page opened from a link: its view (over the lesson card it names), and a note naming every
+    parameter it ignored, in the page's language. A link without parameters changes nothing."""
+    from demo import lessons, urlstate
+
+    view, notes = urlstate.parse(getattr(request, "query_params", None), FIRST_TEXT, FIRST_CELL)
+    updates = {"lesson_pick": gr.Dropdown(choices=lessons.choices(lang)),
+               "link_notes": gr.Markdown(value=urlstate.notes_markdown(lang, notes), visible=bool(notes))}
+    if view.lesson is not None:
+        view = view.over(lessons.view_of(view.lesson))
+        updates.update(lesson_views(view.lesson, lang))
+    if view != urlstate.View():
+        updates.update(view_updates(view, lang, own, checkpoint, inside_prompt))
+    return updates
+
+
+def on_lesson(n, own: list | None, checkpoint: str, inside_prompt: str | None, lang: str, request=None) -> dict:
+    """A card picked (the picker, or a link): its view, its text, its highlight."""
+    from charmodels.checks import whole
+    from demo import lessons
+
+    n = whole("lesson", n, 1, len(lessons.LESSONS))
+    GENERATIONS.end(session_of(request))
+    return {**view_updates(lessons.view_of(n), lang, own, checkpoint, inside_prompt), **lesson_views(n, lang)}
+
+
+def on_lesson_move(delta: int, n, own: list | None, checkpoint: str, inside_prompt: str | None, lang: str,
+                   request=None) -> dict:
+    """The previous or next card (clamped to the lesson); from no card, the first."""
+    from demo import lessons
+
+    moved = min(max(int(n or 0) + delta, 1), len(lessons.LESSONS))
+    return on_lesson(moved, own, checkpoint, inside_prompt, lang, request=request)
+
+
+def on_pending_step(checkpoint: str, prompt: str | None, pending: dict | None, temperature, top_k, top_p,
+                    lang: str) -> dict:
+    """After an Inside event a link or a card started (a new model, a new prompt: the views at the last
+    character), the link's or card's step, with the library's choice of units (the units picker may
+    still hold the previous model's). Once every such event has run, the pending step is dropped."""
+    if pending is None or (checkpoint, prompt) != (pending["checkpoint"], pending["prompt"]):
+        return {}  # an event of the view before the link's (its inputs read before the link's arrived)
+    left = pending["left"] - 1
+    return {**on_inside_step(checkpoint, prompt, "h", 1, pending["step"], None, temperature, top_k, top_p, lang),
+            "pending_step": {**pending, "left": left} if left > 0 else None}
+
+
+def on_copy_link(checkpoint: str, prompt: str | None, inside_prompt: str | None, tab: str | None, step, temperature,
+                 top_k, top_p, seed, lesson, lang: str) -> dict:
+    """The link of the view on the page (a model of one's own is left out: a link cannot carry it)."""
+    from demo import urlstate
+
+    service = backend()
+    model = service.serving.get_model(checkpoint)
+    text = None if service.serving.is_upload(checkpoint) else service.text_of(checkpoint)
+    on_inside = tab == "inside"
+    view = urlstate.View(
+        text=text, cell=model.config.cell if text else None, size=model.config.hidden_size if text else None,
+        prompt=(inside_prompt if on_inside else prompt) or None, tab=tab, step=int(step) if on_inside and step else None,
+        temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed),
+        lesson=int(lesson) if lesson else None,
+    )
+    view, _ = urlstate.parse(urlstate.build(view))  # what the page holds is valid; anything else is left out
+    return {"link_query": urlstate.build(view), "link_box": gr.Textbox(visible=True)}

@@ -23,11 +23,11 @@ from demo.urlstate import View, build
 TOPICS = ("one_hot", "memory", "softmax", "sampling", "training", "lstm", "gru", "long_term")
 # The page's sampling settings as it opens (demo/app.py): a card that does not set them gets these.
 RESET = View(temperature=0.0, top_k=0, top_p=1.0, seed=0)
-# Elements a card may highlight: those in demo/app.py today, and those the through-time wiring adds
-# (/work/plan/app_through_time.md; move each to PAGE_IDS once demo/app.py has it).
-PAGE_IDS = ("cm-bars", "cm-temperature", "cm-snapshot", "cm-loss-plot", "cm-lab-plot", "cm-heat", "cm-prompt",
-            "cm-explain-input", "cm-explain-card", "cm-explain-diagram")
-PLANNED_IDS = ("cm-flow", "cm-surprise", "cm-recital", "cm-course")
+# Elements a card may highlight, each an elem_id of demo/app.py (tests/test_lessons.py checks them);
+# PLANNED_IDS: ids a card may name before the page has them (none now).
+PAGE_IDS = ("cm-bars", "cm-temperature", "cm-snapshot", "cm-loss-plot", "cm-lab-plot", "cm-heat", "cm-prompt", "cm-flow",
+            "cm-surprise", "cm-recital", "cm-course", "cm-explain-input", "cm-explain-card", "cm-explain-diagram")
+PLANNED_IDS: tuple[str, ...] = ()
 HIHELLO = "hihell"  # hihello's models predict the o: the second l is where memory shows
 SHAKESPEARE = DEFAULT_PROMPTS["shakespeare"]
 GOETHE_TYPO = "Knowing is not enoguh; we must apply."  # a swapped "ug": the surprise lights up

@@ -389,3 +389,69 @@ def lab_results() -> dict:
     data = load_results()
     grids = {"main": data["main"], **data.get("variants", {})}
     return {name: {"config": grid["config"], "means": grid["means"]} for name, grid in grids.items()}
+
+
+# ---- through time (issue 13): surprise, recital, gradient flow, the course's recipe ----
+# Append to demo/service.py (after `saliencies`). Needs nothing new at the top of the file.
+
+
+def surprise(checkpoint: str, text: str | None):
+    """(charmodels.surprise.Surprise, notes): the text read by the model, a bigram and a unigram of its
+    training text. A text longer than gradflow.MAX_FLOW_TEXT is read from its end (noted); a character
+    the model does not know is refused by name (UnknownCharacterError), never dropped: it has no
+    probability to measure."""
+    from charmodels.gradflow import MAX_FLOW_TEXT
+    from charmodels.surprise import surprisal
+
+    model = serving.get_model(checkpoint)
+    text = checked_text("text", "" if text is None else text)
+    notes = []
+    if len(text) > MAX_FLOW_TEXT:
+        text, notes = text[-MAX_FLOW_TEXT:], [Note("note_trimmed", {"n": MAX_FLOW_TEXT})]
+    return surprisal(model, text, training_text(checkpoint)), notes
+
+
+def recital(checkpoint: str, prompt: str | None, request: SamplingRequest):
+    """(charmodels.recital.Recital, notes): a continuation at the page's temperature and seed, marked
+    recited / invented against the model's training text."""
+    from charmodels.errors import CharmodelsError
+    from charmodels.recital import sample_and_mark
+
+    model = serving.get_model(checkpoint)
+    truth = training_text(checkpoint)
+    if truth is None:
+        raise CharmodelsError("recital_no_training_text")
+    text, notes = prepare_prompt(model, prompt)
+    return sample_and_mark(model, text, request.length, request.temperature, request.seed, training_text=truth), notes
+
+
+def flow_models(checkpoint: str) -> dict[str, CharModel]:
+    """The models whose gradient flow is drawn side by side: the text's RNN, LSTM and GRU (at the size in
+    use, where the text has tiny versions of it), or the one model of a text of its own."""
+    model = serving.get_model(checkpoint)
+    key = text_of(checkpoint)
+    if key is None:
+        return {checkpoint: model}
+    names = []
+    for cell in CELLS:
+        standard = checkpoint_name(key, cell)
+        names.append(serving.tiny_sizes(standard).get(model.config.hidden_size, standard))
+    return {name: serving.get_model(name) for name in names}
+
+
+def flow(checkpoint: str, prompt: str | None, step):
+    """(name -> charmodels.gradflow.GradientFlow, notes): the prediction after step `step` (1-based, the
+    Inside tab's step control; None = the last character) of the prompt as the Inside tab reads it."""
+    from charmodels.gradflow import compare_flow
+
+    text, notes = prepare_prompt(serving.get_model(checkpoint), prompt, limit=MAX_INSIDE)
+    position = len(text) if step is None else min(whole("step", step, 1, MAX_INSIDE), len(text))
+    return compare_flow(flow_models(checkpoint), text, position), notes
+
+
+def start_course(owner: str, text, cell) -> Ticket:
+    """The course's recipe against ours in the fair line: seed 000's goethe and anthem (empty text), or a
+    visitor's own text with `cell` (private work). A class clicking the same button shares one run."""
+    from charmodels.course import CourseComparison
+
+    return _training_queue().submit(owner, CourseComparison.checked(text or None, cell))
