@@ -114,3 +114,21 @@ def test_surprise_recital_and_flow_in_the_page(page, server_url, artifacts):
     page.get_by_role("tab", name="Inside", exact=True).click()
     page.locator("#cm-flow-run").click()
     expect(page.locator("#cm-flow .cm-flow-panel")).to_have_count(3)
+
+
+def test_the_course_recipe_on_a_visitors_text_through_the_fair_line(page, server_url):
+    """A short text of one's own: both recipes train (in the fair line), then both prediction strings and the why."""
+    opened(page, server_url + "?tab=time")
+    page.locator("#cm-course-text textarea").fill("hihello hihello hihello")
+    page.locator("#cm-course-cell input[value=rnn]").check()
+    page.locator("#cm-course-run").click()
+    runs = page.locator("#cm-course .cm-course-run")
+    expect(runs).to_have_count(2, timeout=120_000)
+    expect(runs.nth(0)).to_have_attribute("data-recipe", "course")
+    expect(runs.nth(1)).to_have_attribute("data-recipe", "whole")
+    from charmodels.course import context_needed
+
+    need = context_needed("hihello hihello hihello")
+    expect(page.locator("#cm-course .cm-course-why")).to_have_text(
+        say("en", "tt_why_learnable", needed=need.needed, window=10))
+    expect(page.locator(".toast-body.error")).to_have_count(0)
