@@ -27,7 +27,7 @@ import numpy as np
 from charmodels.explain import SHOW_ALL_UP_TO, DotProduct, Explained, GateRow
 
 from .i18n import say
-from .views import visible
+from .views import colour, visible
 
 # gr.Markdown(latex_delimiters=...): display maths only, so a "$" in a prompt is never maths
 LATEX_DELIMITERS = [{"left": "$$", "right": "$$", "display": True}]
@@ -267,16 +267,6 @@ def card_markdown(e: Explained, lang: str = "en") -> str:
 
 
 # ---- the one-hot input ------------------------------------------------------------------------
-
-
-def colour(value: float, gate: bool = False) -> str:
-    """Gates (0..1): green, stronger = more open. Other values: red positive, blue negative,
-    stronger = larger (clipped at 1)."""
-    if gate:
-        return f"rgba(22,163,74,{0.08 + 0.9 * min(max(value, 0.0), 1.0):.2f})"
-    v = max(-1.0, min(1.0, value))
-    rgb = "220,38,38" if v >= 0 else "37,99,235"
-    return f"rgba({rgb},{0.08 + 0.9 * abs(v):.2f})"
 
 
 # inline, so the views look right wherever they are shown; page.css only enlarges them on a projector

@@ -151,8 +151,10 @@ def state_choices(cell: str, lang: str = "en") -> list[tuple[str, str]]:
     return [(state_name(name, lang), name) for name in STATES_OF[cell]]
 
 
-def _color(value: float, gate: bool, scale: float) -> str:
-    """Gates: green, stronger = more open. Signed values: red positive, blue negative."""
+def colour(value: float, gate: bool = False, scale: float = 1.0) -> str:
+    """A value's colour in every view of the model's insides. Gates (0..1): green, stronger =
+    more open. Signed values: red positive, blue negative, stronger = larger (|value| / scale,
+    clipped at 1)."""
     if gate:
         return f"rgba(22,163,74,{0.05 + 0.9 * min(max(value, 0.0), 1.0):.2f})"
     v = max(-1.0, min(1.0, value / scale)) if scale > 0 else 0.0
@@ -176,7 +178,7 @@ def heatmap_html(chars: list[str], values, name: str, units: int = 24, selected:
     rows = []
     for unit in order:
         cells = "".join(  # kept terse: a long prompt makes thousands of cells
-            f'<td{mark if t == selected else ""} style="background:{_color(v, gate, scale)}" title="{v:+.2f}"></td>'
+            f'<td{mark if t == selected else ""} style="background:{colour(v, gate, scale)}" title="{v:+.2f}"></td>'
             for t, v in enumerate(matrix[:, unit], start=1)
         )
         rows.append(f'<tr><th class="cm-unit">{unit}</th>{cells}</tr>')
@@ -191,7 +193,7 @@ def vector_html(label: str, values, name: str, lang: str = "en") -> str:
     gate = name in GATE_RANGE
     scale = 1.0 if gate or name != "c" else float(np.abs(vector).max() or 1.0)
     cells = "".join(
-        f'<span style="background:{_color(v, gate, scale)}" title="{html.escape(say(lang, "vector_unit", unit=u, value=v))}"></span>'
+        f'<span style="background:{colour(v, gate, scale)}" title="{html.escape(say(lang, "vector_unit", unit=u, value=v))}"></span>'
         for u, v in enumerate(vector)
     )
     mean = html.escape(say(lang, "vector_mean", mean=vector.mean())) if len(vector) else ""
