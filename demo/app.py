@@ -666,8 +666,13 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
         api_train_outputs = [gr.JSON(), gr.File()]
     gr.on([], train, api_train_inputs, api_train_outputs, api_name="train", concurrency_limit=None, show_progress="hidden")
 
+# Gradio counts every event in progress against max_threads (40 by default), async ones too: each open
+# page's keep_session_open and each training waiting in line hold one for minutes, and with 40 pages
+# open nothing else ran. The real limits are each event's concurrency_limit.
+MAX_EVENTS = 1000
 # Uploads are checkpoints and texts: no file larger than the largest checkpoint the registry takes
-LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "js": HEAD_JS, "i18n": i18n, "max_file_size": MAX_UPLOAD_BYTES}
+LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "js": HEAD_JS, "i18n": i18n, "max_file_size": MAX_UPLOAD_BYTES,
+                  "max_threads": MAX_EVENTS}
 
 
 def warm_up_in_background() -> None:
@@ -682,6 +687,7 @@ def main(argv: list[str] | None = None) -> None:
                              "(needs charmodels[mcp]; CHARMODELS_MCP=1 does the same)")
     args = parser.parse_args(argv)
     local = not (os.environ.get("SPACE_ID") or os.environ.get("CI"))
+    demo.max_threads = MAX_EVENTS  # read by queue(); launch() sets it again, a mounted app (--mcp) does not
     demo.queue(default_concurrency_limit=4)
     if not args.mcp:
         demo.launch(inbrowser=local, prevent_thread_lock=True, **LAUNCH_OPTIONS)

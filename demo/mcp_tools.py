@@ -97,4 +97,5 @@ def mounted_app(blocks, **launch_options):
 
     app = fastapi.FastAPI(lifespan=lifespan)
     app.mount(MCP_PATH, tools)  # before the page's mount at "/": its path is matched first
+    launch_options.pop("max_threads", None)  # not an option of a mounted app: the caller sets blocks.max_threads
     return gr.mount_gradio_app(app, blocks, path="", **launch_options)

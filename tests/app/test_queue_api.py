@@ -275,3 +275,19 @@ def test_a_request_sent_as_the_stream_closes_is_answered_while_the_session_is_ke
         assert outcomes == ["ok"] * 3
     else:  # the race itself, still in Gradio 6.31 / gradio_client 2.7: this documents why the app keeps pages open
         assert "CancelledError" in outcomes, outcomes
+
+
+def test_a_class_of_open_pages_leaves_room_for_every_request(clients):
+    """Each open page holds its keep_session_open event, and each training waiting in line its event,
+    for minutes; Gradio counts them against max_threads (40 by default): with 41 pages open no other
+    request was ever answered. 45 open pages, and a request is answered at once."""
+    pages = clients(45)
+    keeps = [page.submit(api_name="/keep_session_open") for page in pages]
+    try:
+        wait_until(lambda: all(job.status().code.name == "PROCESSING" for job in keeps), 60, "45 pages kept open")
+        started = time.monotonic()
+        probs, _ = pages[0].predict("goethe-lstm", "Knowing is not enough; we must ", api_name="/next_chars")
+        assert next(iter(probs)) == "a" and time.monotonic() - started < 10
+    finally:
+        for job in keeps:
+            job.cancel()
