@@ -303,14 +303,8 @@ def training_queue() -> FairQueue:
 
 
 def queue_workers() -> int:
-    """Training workers: one per core but one, left to the page (CHARMODELS_TRAINING_WORKERS overrides).
-
-    With a worker on each of a 2-core machine's cores, a class of 40 (bench/classroom.py, 10 of them
-    training) waited 13.4 s (p50) for a generation's first character, against 2.2 s with one worker;
-    the last training ended at 188 s and 217 s. A lowered worker still costs the page: the workers
-    are threads of the app's process, and its event loop and request threads share the CPU with them.
-    """
-    return int(os.environ.get("CHARMODELS_TRAINING_WORKERS", "0")) or max(1, (os.cpu_count() or 1) - 1)
+    """Training workers: one per core (CHARMODELS_TRAINING_WORKERS overrides)."""
+    return int(os.environ.get("CHARMODELS_TRAINING_WORKERS", "0")) or max(1, os.cpu_count() or 1)
 
 
 def queue_nice() -> int:
