@@ -20,8 +20,8 @@ the lab = cm-lab-run's click, with every other input at the value the page start
 Training uses the API endpoint named by `--train-endpoint` (default `/train`, signature
 `train(text, cell, hidden_size, steps, lines)`, streaming the queue position, loss and
 prediction, ending with the checkpoint file) when the app has it, and otherwise the
-page's cm-train click (today: charmodels.jobs.TrainingJob, which refuses a second
-training at once; refusals are counted from its busy message).
+page's cm-train click; a refusal is counted from the old one-slot app's busy message (the
+app's fair line refuses none).
 
     python -m bench classroom [--quick]       # 40 students, 3 minutes (quick: 4 students, 20 s)
     python -m bench.classroom serve noop      # the no-op server alone
@@ -56,7 +56,7 @@ GENERATE_LENGTH = 200
 KEY_INTERVAL = 0.25  # seconds between two keys (about 4 keys a second)
 PAUSE = (1.0, 4.0)  # seconds a student pauses between two actions
 TRAIN_WAIT = 600.0  # seconds the benchmark waits for the last training after the students stop
-BUSY = "another training is running"  # charmodels.errors.MESSAGES["training_busy"], as the page says it in English
+BUSY = "another training is running"  # charmodels.errors.MESSAGES["training_busy"]: the old one-slot app's refusal
 
 
 # ---- the no-op server -------------------------------------------------------------------------
@@ -277,7 +277,7 @@ class Student:
             dependency = {"id": self.page.api[TRAIN_ENDPOINT.strip("/")]}
             data = [text, cell, TRAIN_HIDDEN, TRAIN_STEPS, False]
             self.tally.train_path = TRAIN_ENDPOINT
-        else:  # the page's Train button (charmodels.jobs.TrainingJob today)
+        else:  # the page's Train button
             dependency = self.page.event("cm-train", "click")
             self.tally.train_path = "the page's cm-train button"
             data = self.page.data(dependency, cm_train_text=text, cm_train_cell=cell, _3=TRAIN_HIDDEN, _4=TRAIN_STEPS) if dependency else []
