@@ -323,21 +323,29 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
             # tiny versions of hihello and seoul (every weight visible): a size, not 18 more texts
             size = gr.Radio(choices=[], label=i18n("size"), visible=False, elem_id="cm-size", scale=1, min_width=200)
         with gr.Column(scale=3, min_width=200, elem_id="cm-more"):
-            with gr.Accordion(i18n("about_title"), open=False, elem_id="cm-about-box"):
-                first = CORPORA[on.FIRST_TEXT]
-                about = gr.Markdown(corpus_markdown(first.text, first.source), elem_id="cm-about")
-            with gr.Accordion(i18n("upload_title"), open=False, elem_id="cm-upload-box"):
-                upload = gr.File(label=i18n("upload"), file_types=[".safetensors"], type="filepath", height=110, elem_id="cm-upload")
+            # two by two, so the column is no taller than the pickers beside it: on a projector the first
+            # screen keeps its room for the prompt and the bars
+            with gr.Row(equal_height=True):
+                with gr.Column(min_width=200):
+                    with gr.Accordion(i18n("about_title"), open=False, elem_id="cm-about-box"):
+                        first = CORPORA[on.FIRST_TEXT]
+                        about = gr.Markdown(corpus_markdown(first.text, first.source), elem_id="cm-about")
+                with gr.Column(min_width=200):
+                    with gr.Accordion(i18n("upload_title"), open=False, elem_id="cm-upload-box"):
+                        upload = gr.File(label=i18n("upload"), file_types=[".safetensors"], type="filepath", height=110,
+                                         elem_id="cm-upload")
+            with gr.Row(elem_id="cm-lesson-row", equal_height=True):
+                with gr.Column(scale=3, min_width=160):
+                    with gr.Accordion(i18n("lesson_title"), open=False, elem_id="cm-lesson") as lesson_box:
+                        with gr.Row(elem_id="cm-lesson-controls", equal_height=True):
+                            lesson_prev = gr.Button(i18n("lesson_prev"), size="sm", scale=0, min_width=170, elem_id="cm-lesson-prev")
+                            lesson_pick = gr.Dropdown(choices=[], value=None, label=i18n("lesson_pick"), scale=3, elem_id="cm-lesson-pick")
+                            lesson_next = gr.Button(i18n("lesson_next"), size="sm", scale=0, min_width=170, elem_id="cm-lesson-next")
+                        lesson_card = gr.Markdown(elem_id="cm-lesson-card")
+                copy_link = gr.Button(i18n("copy_link"), size="sm", scale=0, min_width=170, elem_id="cm-copy-link")
     banner = gr.Markdown(visible=False, elem_id="cm-message")
-    with gr.Accordion(i18n("lesson_title"), open=False, elem_id="cm-lesson") as lesson_box:
-        with gr.Row(elem_id="cm-lesson-controls", equal_height=True):
-            lesson_prev = gr.Button(i18n("lesson_prev"), size="sm", scale=0, min_width=170, elem_id="cm-lesson-prev")
-            lesson_pick = gr.Dropdown(choices=[], value=None, label=i18n("lesson_pick"), scale=3, elem_id="cm-lesson-pick")
-            lesson_next = gr.Button(i18n("lesson_next"), size="sm", scale=0, min_width=170, elem_id="cm-lesson-next")
-        lesson_card = gr.Markdown(elem_id="cm-lesson-card")
-    with gr.Row(elem_id="cm-link-row", equal_height=True):
+    with gr.Row(elem_id="cm-link-row", equal_height=True):  # shown only with a link's notes or a link to copy
         link_notes = gr.Markdown(visible=False, elem_id="cm-link-notes")
-        copy_link = gr.Button(i18n("copy_link"), size="sm", scale=0, min_width=220, elem_id="cm-copy-link")
         link_box = gr.Textbox(show_label=False, interactive=False, buttons=["copy"], visible=False, scale=3, elem_id="cm-link")
     link_query = gr.Textbox(visible=False)  # the copy-link query, turned into the page's address by a js step
     highlight_id = gr.Textbox(visible=False)  # the element a lesson card highlights
@@ -409,6 +417,7 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
                 step_prev = gr.Button("◀", size="sm", scale=0, min_width=64, elem_id="cm-step-prev")
                 inside_step = gr.Slider(1, 2, value=1, step=1, label=i18n("inside_step"), elem_id="cm-inside-step", scale=8)
                 step_next = gr.Button("▶", size="sm", scale=0, min_width=64, elem_id="cm-step-next")
+                step_play = gr.Button("⏯", size="sm", scale=0, min_width=64, elem_id="cm-step-play")
             gr.Markdown(i18n("explain_title"), elem_id="cm-explain-title")
             with gr.Row(elem_id="cm-explain-head"):
                 gr.Markdown(i18n("explain_intro"), elem_id="cm-explain-intro")
@@ -593,6 +602,8 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     for button, delta in ((step_prev, -1), (step_next, +1)):
         wire([button.click], functools.partial(on.on_inside_move, delta), step_inputs, live_views,
              notice="inside_title", trigger_mode="always_last")
+    # ⏯ plays the prompt a character a second (page.js clicks ▶ until the last, or until ⏯ again)
+    wire([step_play.click], on.on_inside_play, step_inputs, live_views, notice="inside_title", trigger_mode="always_last")
     wire([units.input], on.explain_views, [checkpoint, inside_prompt, inside_step, units, layer, *sampling, lang],
          explain_views, notice="inside_title", trigger_mode="always_last")
 

@@ -575,6 +575,16 @@ def on_inside_move(delta: int, checkpoint: str, prompt: str | None, which: str, 
     return on_inside_step(checkpoint, prompt, which, layer, moved, units, temperature, top_k, top_p, lang)
 
 
+def on_inside_play(checkpoint: str, prompt: str | None, which: str, layer, step, units, temperature,
+                   top_k, top_p, lang: str) -> dict:
+    """Play starts where the step is, or from the first character when it is at the last one
+    (page.js then moves it on, one character a second, to the end)."""
+    service = backend()
+    text, _ = service.prepare_prompt(service.serving.get_model(checkpoint), prompt, limit=service.MAX_INSIDE)
+    at_end = int(step or len(text)) >= len(text)
+    return on_inside_step(checkpoint, prompt, which, layer, 1 if at_end else step, units, temperature, top_k, top_p, lang)
+
+
 def on_model_explain(checkpoint: str, lang: str) -> dict:
     """A new model: its units picker starts empty (the library's choice), the views blank until drawn."""
     hidden = backend().serving.get_model(checkpoint).config.hidden_size

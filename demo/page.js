@@ -30,4 +30,25 @@
       document.getElementById(ESCAPE[host.id])?.click();
     }
   }, true);
+
+  // ⏯ in the Inside tab: ▶ once a second until the step control reaches the prompt's last
+  // character (the server's answer to ⏯ has already gone back to the first one if it was there);
+  // ⏯ again, or a new tab, pauses. The step control's number box says where it is.
+  let playing = null;
+  const pause = () => { clearInterval(playing); playing = null; document.getElementById('cm-step-play')?.classList.remove('cm-playing'); };
+  const stepAt = () => {
+    const box = document.querySelector('#cm-inside-step input[type=number]');
+    return box ? [Number(box.value), Number(box.max)] : [NaN, NaN];
+  };
+  document.addEventListener('click', (event) => {
+    const play = event.target.closest?.('#cm-step-play');
+    if (!play) { if (event.target.closest?.('[role=tab]')) pause(); return; }
+    if (playing) { pause(); return; }
+    play.classList.add('cm-playing');
+    playing = setInterval(() => {
+      const [at, last] = stepAt();
+      if (!(at < last) || !document.getElementById('cm-step-next')?.checkVisibility?.()) { pause(); return; }
+      document.getElementById('cm-step-next').click();
+    }, 1000);
+  });
 }

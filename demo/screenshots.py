@@ -192,7 +192,7 @@ def card(browser, url: str, out: Path) -> None:
 
     page = open_page(browser, url, "en-US", 1280, 800)
     page.locator("#cm-cell").get_by_text("RNN").click()
-    page.get_by_role("tab", name="Model card & training").click()
+    page.get_by_role("tab", name="Model card").click()
     expect(page.locator("#cm-card")).to_contain_text("goethe-rnn", timeout=WAIT)
     set_number(page, "number input for Training step (recorded predictions)", 2)  # step 17: spaces everywhere
     expect(page.locator("#cm-snapshot .cm-ws").first).to_be_visible(timeout=WAIT)

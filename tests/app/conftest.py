@@ -167,7 +167,7 @@ def _top_char(client, checkpoint: str, prompt: str, lang: str = "en") -> str:
 
 
 def upload_checkpoint(page, path) -> None:
-    """Upload a file as a visitor does: open the folded "Your own checkpoint" box, choose the file."""
+    """Upload a file as a visitor does: open the folded "Your checkpoint" box, choose the file."""
     box = page.locator("#cm-upload-box")
     if not box.locator("input[type=file]").count():
         box.locator("button, .label-wrap").first.click()

@@ -225,7 +225,7 @@ def test_korean_interface_and_the_korean_corpus(page_ko, server_url, client, art
         used = fonts_used(page, selector)
         assert used and set(used) <= hangul, (selector, used)
 
-    page.get_by_role("tab", name="모델 카드와 학습 과정").click()
+    page.get_by_role("tab", name="모델 카드").click()
     expect(page.locator("#cm-card")).to_contain_text("말뭉치")
     expect(page.locator("#cm-card")).to_contain_text("tsingtao")
 
@@ -247,7 +247,7 @@ def test_compare_tab_example_button(page, server_url, client, artifacts, open_ap
 
 def test_model_card_follows_the_cell_picker(page, server_url, open_app):
     open_app(page, server_url)
-    page.get_by_role("tab", name="Model card & training").click()
+    page.get_by_role("tab", name="Model card").click()
     card = page.locator("#cm-card")
     expect(card).to_contain_text("goethe-lstm")
     expect(card).to_contain_text("tf_acc")

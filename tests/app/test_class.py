@@ -382,7 +382,7 @@ def test_after_an_upload_every_tab_follows_the_model(page, server_url, client, o
     for cell in ("rnn", "lstm", "gru"):
         expected, _ = client.predict(f"tsingtao-{cell}", "나는 한국", 60, 0, 0, 1, 0, api_name="/generate")
         expect(page.locator(f"#cm-compare-{cell}-text textarea")).to_have_value(expected)
-    page.get_by_role("tab", name="Model card & training").click()
+    page.get_by_role("tab", name="Model card").click()
     expect(page.locator("#cm-card")).to_contain_text("tsingtao-gru")
 
     # a model of a text of its own: the comparison says plainly what it needs
@@ -414,7 +414,7 @@ def test_wrong_spaces_in_the_replay_are_drawn_and_marked(page, server_url, open_
     wrong = sum(p != t for p, t in zip(prediction, truth))
     open_app(page, server_url)
     page.locator("#cm-cell").get_by_text("RNN").click()
-    page.get_by_role("tab", name="Model card & training").click()
+    page.get_by_role("tab", name="Model card").click()
     expect(page.locator("#cm-card")).to_contain_text("goethe-rnn")
     set_number(page, "number input for Training step (recorded predictions)", index)
     view = page.locator("#cm-snapshot")

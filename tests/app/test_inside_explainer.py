@@ -158,3 +158,29 @@ def test_projector_sizes_and_screenshots(make_page, server_url, open_app, artifa
     page.locator("#cm-explain").scroll_into_view_if_needed()
     page.locator("#cm-explain-card").screenshot(path=str(artifacts / "inside_card.png"))
     page.locator("#cm-explain-diagram").screenshot(path=str(artifacts / "inside_diagram.png"))
+
+
+def test_play_runs_the_step_through_the_prompt_and_pauses(page, server_url, open_app):
+    """⏯ from the last character starts again at the first, then moves on a character a second to
+    the end; every step it shows is the library's. ⏯ again pauses."""
+    open_app(page, server_url)
+    open_inside(page)
+    model = cm.load_checkpoint("goethe-lstm")
+    prompt = "Know"
+    type_prompt(page, prompt)  # the step control at the last character
+    units = picked_units(page)
+    page.locator("#cm-step-play").click()
+    diagram = page.locator(DIAGRAM)
+    seen = []
+    for t in range(len(prompt)):  # 0 (again from the first), 1, 2, 3: each shown, in order
+        expect(diagram).to_have_attribute("data-t", str(t), timeout=10_000)
+        seen.append(t)
+    check_page_equals_api(page, explain.step(model, prompt, len(prompt) - 1, units))
+    expect(page.locator("#cm-step-play.cm-playing")).to_have_count(0, timeout=5_000)  # stopped at the end
+    assert seen == [0, 1, 2, 3]
+
+    page.locator("#cm-step-play").click()  # from the first again, then paused at once
+    expect(diagram).to_have_attribute("data-t", "0")
+    page.locator("#cm-step-play").click()
+    page.wait_for_timeout(2500)
+    assert diagram.get_attribute("data-t") == "0"  # paused: no step taken
