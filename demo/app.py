@@ -421,8 +421,10 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
             gr.Markdown(i18n("explain_title"), elem_id="cm-explain-title")
             with gr.Row(elem_id="cm-explain-head"):
                 gr.Markdown(i18n("explain_intro"), elem_id="cm-explain-intro")
+                # custom values allowed: an event sent while the model changes may still carry the old model's
+                # units, which Gradio would refuse before any handler runs; handlers.picked_units drops them
                 units = gr.Dropdown(choices=[], value=[], multiselect=True, max_choices=on.MAX_UNITS_PICKED,
-                                    label=i18n("units"), elem_id="cm-units")
+                                    allow_custom_value=True, label=i18n("units"), elem_id="cm-units")
             with gr.Row(elem_id="cm-explain"):
                 with gr.Column(scale=1, min_width=320):
                     explain_input = gr.HTML(elem_id="cm-explain-input")

@@ -291,6 +291,31 @@ def lab(browser, url: str, out: Path) -> None:
     page.context.close()
 
 
+def lesson(browser, url: str, out: Path) -> None:
+    """A guided lesson's card, opened by its link, in Korean on the projector."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url + "?lesson=2&projector", "ko-KR", 1280, 720)
+    expect(page.locator("#cm-lesson-card")).to_contain_text("2 /", timeout=WAIT)
+    expect(page.locator(".cm-highlight").first).to_be_visible(timeout=WAIT)
+    page.wait_for_timeout(800)
+    shoot(page, out / "lesson_ko.png")
+    page.context.close()
+
+
+def through_time(browser, url: str, out: Path) -> None:
+    """Surprise in a text with a typo: the model, a bigram and a unigram side by side."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, url, "en-US", 1280, 800)
+    page.get_by_role("tab", name="Through time").click()
+    page.locator("#cm-surprise-text textarea").fill("Knowing is not enoguh; we must apply.")
+    page.locator("#cm-surprise-run").click()
+    expect(page.locator("#cm-surprise .cm-tt-row")).to_have_count(3, timeout=WAIT)
+    shoot_part(page, out / "through_time.png", top="[role=tablist]", bottom="#cm-surprise")
+    page.context.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=HERE / "screenshots", help="folder for the PNGs")
@@ -304,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                for take in (predict, compare, korean, projector, phone, card, inside, explainer, train, lab):
+                for take in (predict, compare, korean, projector, phone, card, inside, explainer, train, lab, lesson, through_time):
                     take(browser, url, args.out)
             finally:
                 browser.close()
