@@ -476,6 +476,12 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
                 )
             lab_table = gr.Markdown(elem_id="cm-lab-table")
             gr.Markdown(i18n("lab_intro"), elem_id="cm-lab-intro")
+            # why the curves fall: the gradient that reaches the first letter (charmodels.labflow, shipped)
+            gr.Markdown(i18n("lab_flow_title"))
+            gr.Markdown(i18n("lab_flow_intro"))
+            lab_flow_gap = gr.Radio(choices=[(f"L = {gap}", gap) for gap in on.LAB_FLOW_GAPS], value=on.LAB_FLOW_GAPS[-1],
+                                    label=i18n("lab_flow_gap"), elem_id="cm-lab-flow-gap")
+            lab_flow = gr.HTML(elem_id="cm-lab-flow")
             gr.Markdown(i18n("lab_live"))
             with gr.Row():
                 lab_cell = gr.Radio(choices=CELL_CHOICES, value="rnn", label=i18n("cell"), elem_id="cm-lab-cell")
@@ -559,6 +565,7 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     # the Inside and Compare tabs start from the page's prompt (then keep what is typed there)
     loading = loading.then(lambda text: (text, text), [prompt], [inside_prompt, compare_prompt], api_visibility="private")
     loading = wire(loading, on.on_lab_grid, [lab_grid, lang], ["lab_plot", "lab_table"])
+    loading = wire(loading, on.on_lab_flow, [lab_flow_gap, lang], ["lab_flow"])
     # checkpoint.change does not fire for the value the page starts with: the inside pickers are filled here too
     wire(loading, on.on_model_inside, [checkpoint, lang], ["which", "layer"])
     # a link's view (?text=...&lesson=3), after the first model and the copied prompts
@@ -624,6 +631,7 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     wire([train_stop.click], on.on_stop_training, [], [], concurrency_limit=None)
 
     wire([lab_grid.change], on.on_lab_grid, [lab_grid, lang], ["lab_plot", "lab_table"])
+    wire([lab_flow_gap.change], on.on_lab_flow, [lab_flow_gap, lang], ["lab_flow"])
     wire([lab_cell.change], on.on_lab_cell, [lab_cell], ["lab_forget"])
     wire(
         [lab_button.click], on.on_lab_run, [lab_cell, lab_gap, lab_steps, lab_seed, lab_forget, lab_curriculum, lang],

@@ -23,6 +23,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from charmodels import labflow
 from demo.i18n import MESSAGES, TABLES, code_text, say
 from demo.views import (
     STATES_OF,
@@ -751,6 +752,21 @@ def on_lab_grid(name: str, lang: str) -> dict:
     note = say(lang, f"lab_note_{name}") if name in LAB_GRIDS else grid["config"].get("note", name)
     table = f"```text\n{format_table(grid['means'])}\n```\n{note}"
     return {"lab_plot": frame, "lab_table": table}  # the plot gets its points only: see loss_curve
+
+
+LAB_FLOW_GAPS = labflow.GAPS
+
+
+def on_lab_flow(gap, lang: str) -> dict:
+    """The lab task's gradient flow at gap L for the three cells, as shipped (charmodels.labflow)."""
+    from demo import through_time
+
+    flows = labflow.shipped().get(int(gap))
+    if flows is None:
+        from charmodels.errors import CharmodelsError
+
+        raise CharmodelsError("not_choice", name="gap", choices=", ".join(map(str, LAB_FLOW_GAPS)), got=str(gap))
+    return {"lab_flow": through_time.flow_svg({cell.upper(): flow for cell, flow in flows.items()}, lang)}
 
 
 CELL_COLORS = {"RNN": "#2563eb", "LSTM": "#ea580c", "GRU": "#16a34a"}

@@ -132,3 +132,25 @@ def test_the_course_recipe_on_a_visitors_text_through_the_fair_line(page, server
     expect(page.locator("#cm-course .cm-course-why")).to_have_text(
         say("en", "tt_why_learnable", needed=need.needed, window=10))
     expect(page.locator(".toast-body.error")).to_have_count(0)
+
+
+def test_the_memory_lab_draws_the_gradient_that_reaches_the_first_letter(page, server_url):
+    """Beside the accuracy the lab measures: each cell's gradient at every earlier step of the lab's
+    task (charmodels.labflow's shipped figures), for the gap picked; the tanh RNN's vanishes."""
+    from charmodels import labflow
+
+    opened(page, server_url)
+    page.get_by_role("tab", name="Memory lab").click()
+    panels = page.locator("#cm-lab-flow .cm-flow-panel")
+    expect(panels).to_have_count(3)
+    for gap in (30, 5):
+        if gap != 30:
+            page.locator("#cm-lab-flow-gap").get_by_text(f"L = {gap}", exact=True).click()
+        shipped = labflow.shipped()[gap]
+        for cell, flow in shipped.items():
+            points = page.locator(f'#cm-lab-flow .cm-flow-panel[data-model="{cell.upper()}"] circle')
+            expect(points).to_have_count(gap + 1)
+            first = points.first.get_attribute("data-norm")
+            assert float(first) == pytest.approx(flow.input_norms[0], rel=1e-3)  # the first letter's gradient
+    assert labflow.shipped()[30]["rnn"].input_norms[0] < 1e-20  # what the picture shows at L = 30
+    no_error_toast(page)
