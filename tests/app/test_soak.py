@@ -83,15 +83,15 @@ def as_received(answer) -> list:
 
 def same(got, want) -> bool:
     """Equal, dict order included (the order of the top characters is part of the answer), every
-    number to 1e-6 of its size: float32 sums come out a few ulps apart with another thread count
-    (the server's torch runs on one thread, this process may not), while another request's answer
-    differs by far more."""
+    number to float32's precision (1e-6 absolute for a probability, 1e-5 relative): its sums come out
+    a few ulps apart with another thread count (the server's torch runs on one thread, this process
+    may not; CI saw 0.0730854 against 0.0730857), while another request's answer differs by far more."""
     if isinstance(got, dict) and isinstance(want, dict):
         return list(got) == list(want) and all(same(got[key], want[key]) for key in want)
     if isinstance(got, (list, tuple)) and isinstance(want, (list, tuple)):
         return len(got) == len(want) and all(same(a, b) for a, b in zip(got, want))
     if isinstance(got, float) and isinstance(want, float):
-        return math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-12)
+        return math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-6)
     return got == want
 
 
