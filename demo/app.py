@@ -722,7 +722,7 @@ def main(argv: list[str] | None = None) -> None:
     warm_up_in_background()
     # where launch() would listen: a Space sets these; locally, this machine only
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
-    uvicorn.run(mounted_app(demo, **LAUNCH_OPTIONS), host=host, port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+    uvicorn.run(mounted_app(demo, {"next_chars": next_chars, "generate": generate}, **LAUNCH_OPTIONS), host=host, port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
                 log_level="warning")
 
 

@@ -27,8 +27,15 @@ def refused(error: Exception) -> Exception:
     return ToolError(error_text("en", error))
 
 
-def server():
-    """An MCPServer with the tools next_chars and generate."""
+def described(api) -> str:
+    """An API function's docstring without its Returns section (a tool returns a dict of its own):
+    the tool and the named endpoint are documented once, by the endpoint."""
+    return api.__doc__.split("\n    Returns:")[0].rstrip() + "\n"
+
+
+def server(api: dict):
+    """An MCPServer with the tools next_chars and generate, documented as the app's endpoints
+    `api["next_chars"]` and `api["generate"]` are."""
     from mcp.server.mcpserver import MCPServer
 
     mcp = MCPServer(
@@ -38,14 +45,7 @@ def server():
         "next; generate lets it write.",
     )
 
-    @mcp.tool()
     def next_chars(checkpoint: str, prompt: str) -> dict[str, Any]:
-        """The model's next-character distribution after a prompt: its ten most likely characters.
-
-        Args:
-            checkpoint: a shipped model, named <text>-<cell>, e.g. "goethe-lstm", "shakespeare-gru", "lecture_ko-rnn".
-            prompt: the text the model reads first; characters it never saw are left out (the notes say which).
-        """
         from demo import handlers, service
 
         try:
@@ -55,20 +55,8 @@ def server():
         return {"next": [{"char": char, "probability": prob} for char, prob in pairs],
                 "notes": handlers.word_notes("en", notes, between="\n")}
 
-    @mcp.tool()
     def generate(checkpoint: str, prompt: str, length: int = 200, temperature: float = 0.0, top_k: int = 0,
                  top_p: float = 1.0, seed: int = 0) -> dict[str, Any]:
-        """Continue a prompt as the model writes it, one character at a time.
-
-        Args:
-            checkpoint: a shipped model, named <text>-<cell>, e.g. "goethe-lstm".
-            prompt: the text the model reads first.
-            length: characters to write, 0 to 2000.
-            temperature: 0 takes the most likely character every time (greedy); up to 2, higher is more random.
-            top_k: draw only from the k most likely characters (0: all).
-            top_p: draw only from the most likely characters whose probabilities add up to p (1: all).
-            seed: the random seed of the draws (-1: a new one each time).
-        """
         from demo import service
 
         try:
@@ -79,15 +67,19 @@ def server():
             raise refused(error) from None
         return {"text": "".join(char for char, _ in written), "probabilities": [prob for _, prob in written]}
 
+    for tool in (next_chars, generate):
+        tool.__doc__ = described(api[tool.__name__])
+        mcp.tool()(tool)
     return mcp
 
 
-def mounted_app(blocks, **launch_options):
-    """A FastAPI app serving the page (`blocks`, with Gradio's launch options) and the MCP tools at MCP_PATH."""
+def mounted_app(blocks, api: dict, **launch_options):
+    """A FastAPI app serving the page (`blocks`, with Gradio's launch options) and the MCP tools at
+    MCP_PATH, documented as the endpoints in `api` (name -> function)."""
     import fastapi
     import gradio as gr
 
-    mcp = server()
+    mcp = server(api)
     tools = mcp.streamable_http_app(streamable_http_path="/", stateless_http=True, json_response=True)
 
     @contextlib.asynccontextmanager
