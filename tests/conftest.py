@@ -3,9 +3,12 @@ checkpoints and a way to run the project's command-line tools as subprocesses.""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,43 @@ import torch
 import charmodels as cm
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---- two workers (pytest-xdist), and the tests that time what a user sees run alone ----
+#
+# The suite runs on two xdist workers (pyproject's addopts). A test marked `alone` times what a
+# user sees (Stop within 0.5 s, a stream within 1.5x of the server's time): it waits until the
+# other worker's test has ended and holds it back until it has ended itself. Two locks across the
+# workers make a lock that a waiting `alone` test always gets next: every other test passes the
+# gate (shared) to take the turn (shared); an `alone` test closes the gate, then takes the turn
+# for itself once the test that holds it ends.
+
+
+@contextlib.contextmanager
+def turn(alone: bool):
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:  # one process: every test runs alone
+        yield
+        return
+    folder = Path(tempfile.gettempdir()) / f"charmodels-tests-{run}"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "gate", "a") as gate, open(folder / "turn", "a") as held:
+        fcntl.flock(gate, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        fcntl.flock(held, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Around a test's setup, call and teardown: the wider fixtures it starts or ends are in its turn."""
+    with turn(item.get_closest_marker("alone") is not None):
+        yield
 
 
 @pytest.fixture(scope="session")

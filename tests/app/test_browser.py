@@ -92,6 +92,7 @@ WATCH_CONTINUATION = """() => {
 }"""
 
 
+@pytest.mark.alone  # times what the page shows
 @pytest.mark.parametrize(("start", "stop_by"), [("button", "button"), ("keyboard", "keyboard")])
 def test_stop_ends_a_long_generation_however_it_started(page, server_url, open_app, slow_model, start, stop_by, upload):
     """Issue 9, defect 9: Stop cancelled only the button's event, so a generation started from the

@@ -200,6 +200,7 @@ def test_phone_has_prompt_and_bars_first_and_the_upload_folded(make_page, server
 # ---- 2. streaming that keeps up, and switching that stops ----
 
 
+@pytest.mark.alone  # times what the page shows
 def test_2000_characters_reach_the_page_within_1_5_times_the_servers_time(page, server_url, open_app, slow_model, upload, monkeypatch):
     """The server's time is that of the very generation the page shows (the browser drawing it
     shares the CPU): from the request of its first character to its last."""
