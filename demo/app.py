@@ -230,9 +230,11 @@ class Wiring:
         self.components, self.banner, self.lang = components, banner, lang
 
     def __call__(self, triggers, fn, inputs: list, outputs: list[str], notice: str | None = None,
-                 emptied: str | None = None, **kwargs):
+                 emptied: str | None = None, clears: bool = True, **kwargs):
         """`triggers`: a list of events (`button.click`, ...), or an event to follow (its `.then`).
-        `emptied`: an output emptied when the handler fails (a refused upload leaves the box free)."""
+        `emptied`: an output emptied when the handler fails (a refused upload leaves the box free).
+        `clears=False`: its success leaves the banner as it is (the page's own loading, which may end
+        after the visitor's first action: a refused upload's message must stay)."""
         targets = [self.components[name] for name in outputs]
         lang_at = inputs.index(self.lang) if self.lang in inputs else None
         banner, components = self.banner, self.components
@@ -240,7 +242,7 @@ class Wiring:
 
         def named(updates: dict, first: bool) -> dict:
             answer = {components[name]: value for name, value in updates.items()}
-            if first:
+            if first and clears:
                 answer[banner] = cleared
             return answer
 
@@ -560,16 +562,16 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     # first the browser's language (for what the server writes), then the first model
     loading = demo.load(language, [lang], [lang], js=BROWSER_LANGUAGE, api_visibility="private")
     # the plots' axis names in that language, before any points (handlers.plot_titles says why)
-    loading = wire(loading, on.plot_titles, [lang], list(on.PLOT_AXES))
-    loading = wire(loading, on.on_load, [lang], [*model_views, "lab_grid"])
+    loading = wire(loading, on.plot_titles, [lang], list(on.PLOT_AXES), clears=False)
+    loading = wire(loading, on.on_load, [lang], [*model_views, "lab_grid"], clears=False)
     # the Inside and Compare tabs start from the page's prompt (then keep what is typed there)
     loading = loading.then(lambda text: (text, text), [prompt], [inside_prompt, compare_prompt], api_visibility="private")
-    loading = wire(loading, on.on_lab_grid, [lab_grid, lang], ["lab_plot", "lab_table"])
-    loading = wire(loading, on.on_lab_flow, [lab_flow_gap, lang], ["lab_flow"])
+    loading = wire(loading, on.on_lab_grid, [lab_grid, lang], ["lab_plot", "lab_table"], clears=False)
+    loading = wire(loading, on.on_lab_flow, [lab_flow_gap, lang], ["lab_flow"], clears=False)
     # checkpoint.change does not fire for the value the page starts with: the inside pickers are filled here too
-    wire(loading, on.on_model_inside, [checkpoint, lang], ["which", "layer"])
+    wire(loading, on.on_model_inside, [checkpoint, lang], ["which", "layer"], clears=False)
     # a link's view (?text=...&lesson=3), after the first model and the copied prompts
-    linked = wire(loading, on.on_link, [lang, own, checkpoint, inside_prompt], [*lesson_views, "link_notes"])
+    linked = wire(loading, on.on_link, [lang, own, checkpoint, inside_prompt], [*lesson_views, "link_notes"], clears=False)
     linked.then(None, [highlight_id], None, js=HIGHLIGHT, api_visibility="private")
 
     # another model ends a running generation and clears it (the handlers do both)

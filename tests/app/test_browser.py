@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -300,6 +301,32 @@ def test_uploading_a_file_that_is_not_a_checkpoint_shows_an_error(page, server_u
     page.locator(PROMPT).fill("Willing")
     expect(page.locator(TOP)).to_have_text(SPACE)
     expect(message).to_be_hidden()
+
+
+def test_a_refused_upload_while_the_page_still_loads_keeps_its_message(page, server_url, tmp_path, open_app, upload, monkeypatch):
+    """The page's loading goes on after the first model answers (the lab's views follow). A success of
+    that loading cleared the banner: a refused upload's message vanished on a busy machine."""
+    from charmodels import labflow
+
+    shipped, answered = labflow.shipped, threading.Event()
+
+    def slowly():  # the Memory lab's flow view, last of the loading, arrives 4 s late
+        time.sleep(4)
+        try:
+            return shipped()
+        finally:
+            answered.set()
+
+    monkeypatch.setattr(labflow, "shipped", slowly)
+    bad = tmp_path / "notes.safetensors"
+    bad.write_text("this is not a model\n", encoding="utf-8")
+    open_app(page, server_url)
+    upload(page, bad)
+    message = page.locator("#cm-message")
+    expect(message).to_contain_text("not a readable safetensors file")
+    assert answered.wait(30)
+    page.wait_for_timeout(1500)  # the loading's last steps have reached the page
+    expect(message).to_contain_text("not a readable safetensors file")
 
 
 def test_errors_are_said_in_korean_on_a_korean_page(page_ko, server_url, tmp_path, open_app, upload):
