@@ -76,6 +76,9 @@ def serve(kind: str) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before gradio imports huggingface_hub
     import gradio as gr
 
+    from demo import gradio_settings
+
+    gradio_settings.apply()  # the app's server settings, for the no-op too
     if kind == "app":
         sys.path.insert(0, str(DEMO))
         import app
@@ -133,15 +136,13 @@ class Server:
         self.fn_index = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name")}
 
     def peak_rss_mb(self) -> float | None:
-        """VmHWM: the most resident memory the process has had (Linux)."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
+        """VmHWM, the most resident memory a process has had (Linux), of the server and of the
+        child processes it has now (the training queue's workers), summed: the memory a class needs."""
+        pids = [self.process.pid, *child_pids(self.process.pid)]
+        peaks = [_peak_kb(pid) for pid in pids]
+        if peaks[0] is None:
             return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return None
+        return sum(p for p in peaks if p is not None) / 1024
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -227,6 +228,30 @@ def load(server: Server, visitors: list[Visitor], requests_each: int) -> tuple[l
         results = list(pool.map(one_visitor, visitors))
     wall = time.perf_counter() - started
     return [s for r in results for s in r[0]], sum(r[1] for r in results), wall
+
+
+def _peak_kb(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
 
 
 def percentile(values: list[float], p: float) -> float:

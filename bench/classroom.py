@@ -67,6 +67,10 @@ def serve_noop() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gradio as gr
 
+    from demo import gradio_settings
+
+    gradio_settings.apply()  # the app's server settings: the same Gradio, doing nothing
+
     def nothing(*args):
         return None
 
@@ -397,7 +401,7 @@ def report(results: dict, peaks: dict, loads: dict, students: int, duration: flo
     if peaks.get("app") is not None:
         rows.append(row("classroom.peak_rss_mb", round(peaks["app"], 1), "MB", baseline=round(peaks["noop"], 1) if peaks.get("noop") else None,
                         ratio=round(peaks["app"] / peaks["noop"], 2) if peaks.get("noop") else None,
-                        notes="VmHWM of the app's server process after the class; baseline: the no-op's"))
+                        notes="VmHWM of the app's server process and of its training processes, summed, after the class; baseline: the no-op's"))
     return rows
 
 

@@ -7,7 +7,8 @@
    (`time.process_time`), so other work on a shared machine stretches them less than wall
    time; the load average is recorded beside them.
 2. A class: `CLASS_SIZE` texts (English and Korean, mixed cells, hidden size 64) handed to
-   one `FairQueue` (as many workers as cores, at the queue's default niceness) at
+   one `FairQueue` (as many workers as cores, at the queue's default niceness, each
+   training in a child process: the app's queue, charmodels.jobs.training_queue) at
    evenly spread moments over `SUBMIT_WINDOW` seconds; wall time until the last one
    finished, how many reached the quality bar, and how often the bound each ticket was
    shown on joining (`end_at_most`) held.
@@ -155,14 +156,14 @@ def class_run(texts: list[tuple[str, str, str]], window: float) -> list[dict]:
     import torch
 
     from charmodels.fairqueue import FairQueue
-    from charmodels.jobs import TextTraining, queue_nice, queue_workers
+    from charmodels.jobs import TextTraining, queue_nice, queue_processes, queue_workers
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the app runs: one core per worker
-    workers, nice = queue_workers(), queue_nice()
+    workers, nice, processes = queue_workers(), queue_nice(), queue_processes()
     load_start = os.getloadavg()[0]
     folder = tempfile.mkdtemp(prefix="charmodels-bench-class-")
-    queue = FairQueue(workers=workers, nice=nice, folder=folder)
+    queue = FairQueue(workers=workers, nice=nice, folder=folder, processes=processes)  # as the app's queue
     tickets, bounds = [], []
     try:
         started = time.monotonic()
@@ -190,8 +191,8 @@ def class_run(texts: list[tuple[str, str, str]], window: float) -> list[dict]:
     reasons = collections.Counter(r.reason for r in results if r is not None)
     by_lang = {lang: f"{sum(1 for (l, _, _), r in zip(texts, results) if l == lang and r and r.metrics.meets_bar)}/"
                      f"{sum(1 for l, _, _ in texts if l == lang)}" for lang in ("en", "ko")}
-    where = (f"{len(texts)} texts submitted over {window:g} s to FairQueue(workers={workers}, nice={nice}) in this "
-             f"process; load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    where = (f"{len(texts)} texts submitted over {window:g} s to FairQueue(workers={workers}, nice={nice}, "
+             f"processes={processes}) as the app's; load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     return [
         row("classroom_recipe.class.last_finished_s", round(wall, 1), "s", target=f"<= {TARGET_WALL:g} s",
             meets_target=wall <= TARGET_WALL, notes=f"first submission to the last training saved; {where}"),

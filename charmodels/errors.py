@@ -57,6 +57,7 @@ MESSAGES: dict[str, str] = {
     "training_busy": "another training is running; try again when it ends (at most {limit} at a time, each at most {seconds:g} s)",
     "request_unknown": "no such request in this session: it ended, expired or was replaced; ask again",
     "queue_closed": "the app is shutting down and takes no new trainings",
+    "worker_died": "the training process ended unexpectedly (exit code {exit_code}); please ask again",
     # checkpoint files (CheckpointError adds the file's name in front)
     "file_not_found": "file not found",
     "not_a_file": "not a file",

@@ -29,7 +29,9 @@ really took, and a bound that holds); its holder can leave the line at any time.
   to niceness `nice` (Linux schedules threads one by one), so the kernel hands the CPU
   to the app's request threads first; torch releases the GIL inside its kernels.
   Run torch single-threaded (`torch.set_num_threads(1)`, as the app does): then a worker
-  uses one core, and no unlowered OpenMP threads work for it.
+  uses one core, and no unlowered OpenMP threads work for it. With `processes=True` (the
+  app's queue) each worker hands its work to a child process at that niceness
+  (charmodels.worker_process): then the work never holds this process's GIL either.
 
 Nothing here imports torch or says anything in words: states are codes, problems are
 `CharmodelsError`s (code and parameters).
@@ -57,6 +59,7 @@ from typing import Any, Protocol
 from .checks import number, whole
 from .checks import text as checked_text
 from .errors import CharmodelsError
+from .worker_process import ChildFailed, ChildProcess
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +260,13 @@ def _shown(status: Status) -> tuple:
 class FairQueue:
     """The line every training waits in, and the workers that run it (see the module's docstring)."""
 
-    def __init__(self, workers: int = 2, max_age: float = MAX_AGE, nice: int = NICE, folder: str | Path | None = None):
+    def __init__(self, workers: int = 2, max_age: float = MAX_AGE, nice: int = NICE, folder: str | Path | None = None,
+                 processes: bool = False):
+        """`processes`: each worker runs its work in a child process of its own
+        (charmodels.worker_process), so that this process's GIL stays with its other threads;
+        the work, its progress and its result are then charmodels dataclasses."""
         self.workers = whole("workers", workers, 1, 64)
+        self.processes = bool(processes)
         self.max_age = number("max age", max_age, 0, 7 * 24 * 3600, above_low=True)
         self.nice = whole("nice", nice, 0, 19)
         self._lock = threading.Lock()
@@ -446,27 +454,39 @@ class FairQueue:
 
     def _work(self) -> None:
         _lower_priority(self.nice)
-        while True:
-            with self._lock:
-                while not self._line and not self._closed:
-                    self._wake.wait()
-                if self._closed:
-                    return
-                job = self._line.pop(0)
-                job.state, job.started = RUNNING, time.monotonic()
-                self._running.add(job)
-            self._run(job)
+        child = None
+        if self.processes:
+            child = ChildProcess(self.nice)
+            try:
+                child.start()  # now, not at the first work: importing torch takes seconds
+            except CharmodelsError:
+                log.exception("a training worker's process did not start (it is tried again with the first work)")
+        try:
+            while True:
+                with self._lock:
+                    while not self._line and not self._closed:
+                        self._wake.wait()
+                    if self._closed:
+                        return
+                    job = self._line.pop(0)
+                    job.state, job.started = RUNNING, time.monotonic()
+                    self._running.add(job)
+                self._run(job, child)
+        finally:
+            if child is not None:
+                child.close()
 
-    def _run(self, job: _Job) -> None:
+    def _run(self, job: _Job, child=None) -> None:
         result, error, failed = None, (None, {}), False
         try:
-            result = job.work.run(_JobContext(self, job))
+            context = _JobContext(self, job)
+            result = job.work.run(context) if child is None else child.run(job.work, context)
         except Exception as raised:  # any failure ends the work with its code, never a dead worker
             failed = True
             if isinstance(raised, CharmodelsError):
                 error = (raised.code, dict(raised.params))
             else:
-                error = (type(raised).__name__, {})
+                error = (raised.name if isinstance(raised, ChildFailed) else type(raised).__name__, {})
                 log.exception("queued %s work failed", job.work.kind)
         with self._lock:
             self._running.discard(job)

@@ -292,13 +292,13 @@ _default_lock = threading.Lock()
 
 def training_queue() -> FairQueue:
     """The process's one queue for visitors' trainings, made on first use: `queue_workers()`
-    workers, each at niceness fairqueue.NICE, below the app's request threads
+    workers, each training in a child process at niceness fairqueue.NICE, below the app's request threads
     (CHARMODELS_TRAINING_NICE overrides: 0 on a machine shared with other busy processes, where
     a lowered worker yields to all of them, not only to the app)."""
     global _default_queue
     with _default_lock:
         if _default_queue is None:
-            _default_queue = FairQueue(workers=queue_workers(), nice=queue_nice())
+            _default_queue = FairQueue(workers=queue_workers(), nice=queue_nice(), processes=queue_processes())
         return _default_queue
 
 
@@ -309,3 +309,9 @@ def queue_workers() -> int:
 
 def queue_nice() -> int:
     return int(os.environ.get("CHARMODELS_TRAINING_NICE", str(NICE)))
+
+
+def queue_processes() -> bool:
+    """Each worker trains in a child process (charmodels.worker_process): the app's own
+    process keeps its GIL for the visitors' requests (CHARMODELS_TRAINING_PROCESSES=0: threads)."""
+    return os.environ.get("CHARMODELS_TRAINING_PROCESSES", "1") != "0"

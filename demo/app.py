@@ -26,10 +26,13 @@ import gradio as gr
 
 from charmodels.corpora import CORPORA
 from charmodels.serving import MAX_UPLOAD_BYTES
+from demo import gradio_settings
 from demo import handlers as on
 from demo.explainer import LATEX_DELIMITERS
 from demo.i18n import UI, error_text, language, say
 from demo.views import corpus_markdown
+
+gradio_settings.apply()  # before the queue is made
 
 HERE = Path(__file__).resolve().parent
 CELL_CHOICES = [("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru")]

@@ -858,6 +858,7 @@ ERRORS: dict[str, dict[str, str]] = {
         "training_busy": "다른 학습이 진행 중입니다. 그 학습이 끝나면 다시 해 보세요 (한 번에 {limit}개까지, 각각 최대 {seconds:g}초)",
         "request_unknown": "이 세션에 그런 요청이 없습니다: 이미 끝났거나, 만료되었거나, 새 요청으로 바뀌었습니다. 다시 요청하세요",
         "queue_closed": "앱이 종료되는 중이라 새 학습을 받지 않습니다",
+        "worker_died": "학습 프로세스가 예기치 않게 끝났습니다 (종료 코드 {exit_code}). 다시 요청해 주세요",
         # explaining through time (charmodels.surprise, recital, course)
         "surprise_no_training_text": "이 체크포인트에는 학습 텍스트가 들어 있지 않습니다: 유니그램·바이그램 모델이 셀 텍스트를 함께 주세요 (training_text=...)",
         "recital_no_training_text": "이 체크포인트에는 학습 텍스트가 들어 있지 않습니다: 그대로 외운 구간을 찾을 텍스트를 함께 주세요 (training_text=...)",

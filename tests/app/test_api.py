@@ -457,3 +457,14 @@ def test_uploads_kept_in_memory_are_bounded_in_number_and_bytes(tmp_path, monkey
     assert gone.value.code == "upload_gone"
     for key in keys:
         serving.forget(key)
+
+
+def test_the_server_does_not_summarise_every_event_for_gradios_monitoring(client):
+    """demo/gradio_settings.py: Gradio's queue rebuilt a pandas summary of its last 10,000 events after
+    every event, and tried to import the missing matplotlib around each; under a class's load that was
+    about a quarter of the server's CPU (bench/classroom)."""
+    queue = app.demo._queue  # the queue the server runs
+    assert queue.ANAYLTICS_CACHE_FREQUENCY >= 1000 and queue.ANALYTICS_MAX_EVENTS <= 1000  # (Gradio's spelling)
+    with pytest.raises(ImportError):
+        import matplotlib  # noqa: F401  (not among the app's requirements)
+    assert sys.modules["matplotlib"] is None  # known missing once: no failed search of every path per event
