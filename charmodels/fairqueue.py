@@ -59,7 +59,7 @@ from typing import Any, Protocol
 from .checks import number, whole
 from .checks import text as checked_text
 from .errors import CharmodelsError
-from .worker_process import ChildFailed, ChildProcess
+from .worker_process import START_TIMEOUT, ChildFailed, ChildProcess
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,8 @@ class FairQueue:
                  processes: bool = False):
         """`processes`: each worker runs its work in a child process of its own
         (charmodels.worker_process), so that this process's GIL stays with its other threads;
-        the work, its progress and its result are then charmodels dataclasses."""
+        the work, its progress and its result are then charmodels dataclasses. The queue is
+        made once those processes have started (seconds: they import torch)."""
         self.workers = whole("workers", workers, 1, 64)
         self.processes = bool(processes)
         self.max_age = number("max age", max_age, 0, 7 * 24 * 3600, above_low=True)
@@ -282,12 +283,17 @@ class FairQueue:
         self._closing = threading.Event()  # wakes the sweeper (the workers wait on _wake)
         self._root = Path(tempfile.mkdtemp(prefix="charmodels-queue-", dir=folder))
         self._threads = [
-            threading.Thread(target=self._work, name=f"charmodels-queue-worker-{n}", daemon=True) for n in range(self.workers)
+            threading.Thread(target=self._work, args=(n,), name=f"charmodels-queue-worker-{n}", daemon=True)
+            for n in range(self.workers)
         ]
         self._sweeper = threading.Thread(target=self._sweep_loop, name="charmodels-queue-sweeper", daemon=True)
+        self._ready = [threading.Event() for _ in self._threads]  # each worker's process has started (or failed to)
         for thread in (*self._threads, self._sweeper):
             thread.start()
         _queues.add(self)
+        if self.processes:  # the first work's times hold only once its worker can take it at once
+            for ready in self._ready:
+                ready.wait(START_TIMEOUT)
 
     # ---- what the app calls ----
 
@@ -452,7 +458,7 @@ class FairQueue:
         (start_e, end_e), (start_m, end_m) = results
         return start_e, start_m, end_e, end_m
 
-    def _work(self) -> None:
+    def _work(self, n: int) -> None:
         _lower_priority(self.nice)
         child = None
         if self.processes:
@@ -461,6 +467,7 @@ class FairQueue:
                 child.start()  # now, not at the first work: importing torch takes seconds
             except CharmodelsError:
                 log.exception("a training worker's process did not start (it is tried again with the first work)")
+        self._ready[n].set()
         try:
             while True:
                 with self._lock:

@@ -259,7 +259,7 @@ def history(checkpoint: str) -> dict:
 
 
 def warm_up(checkpoint: str = "goethe-lstm") -> None:
-    """Load torch and one model so the first visitor does not wait for them.
+    """Load torch, one model and the training queue so the first visitor does not wait for them.
 
     The app serves tiny models to many users at once: one intra-op thread per call beats
     several threads fighting over two cores (measured up to 100x slower in the lab).
@@ -268,6 +268,7 @@ def warm_up(checkpoint: str = "goethe-lstm") -> None:
 
     torch.set_num_threads(1)
     next_chars(checkpoint, DEFAULT_PROMPTS["goethe"])
+    _training_queue()  # its worker processes start now: the first training waits for no import
 
 
 # ---- inside the model (charmodels.explain) ----
