@@ -289,12 +289,17 @@ def test_uploading_a_checkpoint_in_the_page(page, server_url, client, tmp_path, 
     expect(page.locator(TOP)).to_have_text(top_char(client, "tsingtao-gru", "나는 한국"))
 
 
-def test_uploading_a_file_that_is_not_a_checkpoint_shows_an_error(page, server_url, tmp_path, open_app, upload):
+def upload_a_file_that_is_not_a_checkpoint(page, server_url, tmp_path, open_app, upload):
+    """Open the app and upload a text file named like a checkpoint; the banner's locator."""
     bad = tmp_path / "notes.safetensors"
     bad.write_text("this is not a model\n", encoding="utf-8")
     open_app(page, server_url)
     upload(page, bad)
-    message = page.locator("#cm-message")
+    return page.locator("#cm-message")
+
+
+def test_uploading_a_file_that_is_not_a_checkpoint_shows_an_error(page, server_url, tmp_path, open_app, upload):
+    message = upload_a_file_that_is_not_a_checkpoint(page, server_url, tmp_path, open_app, upload)
     expect(message).to_contain_text("not a readable safetensors file")
     assert "/tmp" not in message.inner_text() and "notes" not in message.inner_text()  # no path of the server
     # the page still works, and the next success clears the message
@@ -318,11 +323,7 @@ def test_a_refused_upload_while_the_page_still_loads_keeps_its_message(page, ser
             answered.set()
 
     monkeypatch.setattr(labflow, "shipped", slowly)
-    bad = tmp_path / "notes.safetensors"
-    bad.write_text("this is not a model\n", encoding="utf-8")
-    open_app(page, server_url)
-    upload(page, bad)
-    message = page.locator("#cm-message")
+    message = upload_a_file_that_is_not_a_checkpoint(page, server_url, tmp_path, open_app, upload)
     expect(message).to_contain_text("not a readable safetensors file")
     assert answered.wait(30)
     page.wait_for_timeout(1500)  # the loading's last steps have reached the page
@@ -331,10 +332,6 @@ def test_a_refused_upload_while_the_page_still_loads_keeps_its_message(page, ser
 
 def test_errors_are_said_in_korean_on_a_korean_page(page_ko, server_url, tmp_path, open_app, upload):
     page = page_ko
-    bad = tmp_path / "notes.safetensors"
-    bad.write_text("this is not a model\n", encoding="utf-8")
-    open_app(page, server_url)
-    upload(page, bad)
-    message = page.locator("#cm-message")
+    message = upload_a_file_that_is_not_a_checkpoint(page, server_url, tmp_path, open_app, upload)
     expect(message).to_contain_text("읽을 수 있는 safetensors 파일이 아닙니다")
     assert "/tmp" not in message.inner_text() and "not a readable" not in message.inner_text()
