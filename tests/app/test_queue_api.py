@@ -49,10 +49,13 @@ def clients(server_url):
 
 
 def blockers(n: int) -> list:
-    """n trainings that keep the queue's workers busy until stopped (each its own work: equal
-    requests would share one run)."""
-    tickets = [service.start_training(f"blocker-{time.monotonic_ns()}-{i}", NEVER_DONE, f"never{i}", "rnn", 16, 3000, True)[0]
-               for i in range(n)]
+    """n trainings that keep the queue's workers busy until stopped, or for two minutes at most (not
+    a page's 30 s: a busy machine may take that long to open pages); each its own work (equal requests
+    would share one run)."""
+    from charmodels.jobs import TIME_LIMIT, TextTraining, training_queue
+
+    tickets = [training_queue().submit(f"blocker-{time.monotonic_ns()}-{i}", TextTraining.checked(
+                   NEVER_DONE, "rnn", 16, 3000, name=f"never{i}", lines=True, time_limit=TIME_LIMIT)) for i in range(n)]
     wait_until(lambda: all(t.status().state == "running" for t in tickets), what="busy workers")
     return tickets
 

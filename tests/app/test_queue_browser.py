@@ -21,7 +21,6 @@ from demo import service
 
 PROMPT = "#cm-prompt textarea"
 TOP = "#cm-bars [data-testid=label-output-value]"
-NEVER_DONE = "\n".join(["ab", "ac"] * 20)
 
 expect.set_options(timeout=30_000)
 
@@ -46,11 +45,10 @@ def wait_until(condition, timeout: float = 60.0, what: str = "condition") -> Non
 
 def test_a_waiting_visitor_sees_their_place_and_can_leave_the_line(page, server_url, open_app):
     from charmodels.jobs import queue_workers
+    from test_queue_api import blockers  # tests/app is on the path
 
-    busy = [service.start_training(f"blocker-{uuid.uuid4().hex}", NEVER_DONE, f"busy{i}", "rnn", 16, 3000, True)[0]
-            for i in range(queue_workers())]
+    busy = blockers(queue_workers())  # every worker busy: the page's training waits
     try:
-        wait_until(lambda: all(t.status().state == "running" for t in busy), what="busy workers")
         open_app(page, server_url)
         page.get_by_role("tab", name="Train your own").click()
         page.locator("#cm-train-text textarea").fill("abcabd abcabd")
