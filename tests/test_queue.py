@@ -8,6 +8,7 @@ distinct texts ("hello 3") reach it in a fraction of a second.
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -40,11 +41,14 @@ from charmodels.jobs import (
 from charmodels.lab import run_point
 
 NEVER_DONE = "\n".join(["ab", "ac"] * 20)
+# the same, with lines long enough that 3,000 passes take minutes (in a worker process too)
+_PREFIX = "".join(random.Random(0).choices("abcdefghij ", k=200))
+HEAVY_NEVER_DONE = "\n".join([_PREFIX + "x", _PREFIX + "y"] * 20)
 
 
 def busy(seconds: float = 30.0, name: str = "busy") -> TextTraining:
     """Work that holds a worker until stopped, left or `seconds` are up."""
-    return TextTraining.checked(NEVER_DONE, "rnn", 8, 3000, name=name, lines=True, time_limit=seconds)
+    return TextTraining.checked(HEAVY_NEVER_DONE, "rnn", 8, 3000, name=name, lines=True, time_limit=seconds)
 
 
 def quick(i: int, cell: str = "lstm") -> TextTraining:

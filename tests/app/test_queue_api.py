@@ -9,6 +9,7 @@ queue itself: what a session holds, never what it may see.
 from __future__ import annotations
 
 import concurrent.futures
+import random
 import threading
 import time
 
@@ -22,6 +23,10 @@ from charmodels.jobs import training_queue
 from demo import service
 
 NEVER_DONE = "\n".join(["ab", "ac"] * 20)  # lines=True: the bar is out of reach, every pass is cheap
+# lines of 200 equal characters ending in x or y (each line from a fresh state): the last character
+# can never be learned, and a pass costs enough that 3,000 take minutes (about 40 s for 900 here)
+_PREFIX = "".join(random.Random(0).choices("abcdefghij ", k=200))
+HEAVY_NEVER_DONE = "\n".join([_PREFIX + "x", _PREFIX + "y"] * 20)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 
@@ -55,7 +60,7 @@ def blockers(n: int) -> list:
     from charmodels.jobs import TIME_LIMIT, TextTraining, training_queue
 
     tickets = [training_queue().submit(f"blocker-{time.monotonic_ns()}-{i}", TextTraining.checked(
-                   NEVER_DONE, "rnn", 16, 3000, name=f"never{i}", lines=True, time_limit=TIME_LIMIT)) for i in range(n)]
+                   HEAVY_NEVER_DONE, "gru", 64, 3000, name=f"never{i}", lines=True, time_limit=TIME_LIMIT)) for i in range(n)]
     wait_until(lambda: all(t.status().state == "running" for t in tickets), what="busy workers")
     return tickets
 
