@@ -567,8 +567,10 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     # the plots' axis names in that language, before any points (handlers.plot_titles says why)
     loading = wire(loading, on.plot_titles, [lang], list(on.PLOT_AXES), clears=False)
     loading = wire(loading, on.on_load, [lang], [*model_views, "lab_grid"], clears=False)
-    # the Inside and Compare tabs start from the page's prompt (then keep what is typed there)
-    loading = loading.then(lambda text: (text, text), [prompt], [inside_prompt, compare_prompt], api_visibility="private")
+    # the Inside and Compare tabs start from the page's prompt, unless a visitor already typed there
+    # while the page loaded (then keep what is typed there)
+    loading = loading.then(lambda text, *typed: tuple(mine or text for mine in typed),
+                           [prompt, inside_prompt, compare_prompt], [inside_prompt, compare_prompt], api_visibility="private")
     loading = wire(loading, on.on_lab_grid, [lab_grid, lang], ["lab_plot", "lab_table"], clears=False)
     loading = wire(loading, on.on_lab_flow, [lab_flow_gap, lang], ["lab_flow"], clears=False)
     # checkpoint.change does not fire for the value the page starts with: the inside pickers are filled here too

@@ -330,6 +330,33 @@ def test_a_refused_upload_while_the_page_still_loads_keeps_its_message(page, ser
     expect(message).to_contain_text("not a readable safetensors file")
 
 
+def test_a_prompt_typed_on_inside_while_the_page_loads_is_kept(page, server_url, monkeypatch):
+    """The Inside and Compare tabs start from the page's prompt once the first model answers. A
+    visitor who typed on Inside before that (a busy class server) keeps what they typed."""
+    from demo import handlers
+
+    lab_choices, answered = handlers.lab_choices, threading.Event()
+
+    def slowly(lang):  # the first model's answer arrives 4 s late
+        time.sleep(4)
+        try:
+            return lab_choices(lang)
+        finally:
+            answered.set()
+
+    monkeypatch.setattr(handlers, "lab_choices", slowly)
+    page.goto(server_url, wait_until="load")
+    page.get_by_role("tab", name="Inside").click()
+    inside = page.locator("#cm-inside-prompt textarea")
+    inside.fill("Willing is not")
+    assert answered.wait(30)
+    expect(page.locator(PROMPT)).to_have_value(re.compile("^Knowing"))  # the page's prompt arrived
+    page.wait_for_timeout(1500)  # the loading's last steps have reached the page
+    expect(inside).to_have_value("Willing is not")
+    page.get_by_role("tab", name="RNN vs LSTM vs GRU").click()  # an untouched tab got the page's prompt
+    expect(page.locator("#cm-compare-prompt textarea")).to_have_value(page.locator(PROMPT).input_value())
+
+
 def test_errors_are_said_in_korean_on_a_korean_page(page_ko, server_url, tmp_path, open_app, upload):
     page = page_ko
     message = upload_a_file_that_is_not_a_checkpoint(page, server_url, tmp_path, open_app, upload)
