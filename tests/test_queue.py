@@ -98,9 +98,12 @@ def test_eight_concurrent_trainings_all_finish_none_refused_positions_in_order(t
         for s in statuses:  # an honest estimate: later places start later, and never after their bound
             assert s.waiting_ahead == s.position - 1
             assert 0 < s.start_expected <= s.start_at_most and s.end_expected <= s.end_at_most
+        # each status counts from the moment it was asked, a little after the one before: places that
+        # start together (two workers) may differ by that moment, never by more
         by_place = sorted(statuses, key=lambda s: s.position)
-        assert [s.start_at_most for s in by_place] == sorted(s.start_at_most for s in by_place)
-        assert [s.start_expected for s in by_place] == sorted(s.start_expected for s in by_place)
+        for when in ("start_at_most", "start_expected"):
+            times = [getattr(s, when) for s in by_place]
+            assert all(later > earlier - 0.5 for earlier, later in zip(times, times[1:])), (when, times)
 
         seen = {t.id: [] for t in tickets}
         for blocker in blockers:

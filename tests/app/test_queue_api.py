@@ -219,6 +219,7 @@ def test_five_hundred_concurrent_requests_from_one_session_never_fail(clients):
     the same by submitting it once."""
     (session,) = clients(1)
     keep = session.submit(api_name="/keep_session_open")
+    wait_until(lambda: keep.status().code.name == "PROCESSING", 60, "the session kept open")
     failures: dict[str, int] = {}
 
     def one(i: int):
@@ -266,6 +267,8 @@ def test_a_request_sent_as_the_stream_closes_is_answered_while_the_session_is_ke
     session kept open (keep_session_open, as every page does) the stream never closes."""
     (session,) = clients(1)
     keep = session.submit(api_name="/keep_session_open") if kept_open else None
+    if keep is not None:  # held by the server before the first answer closes anything (a busy machine is slow to start it)
+        wait_until(lambda: keep.status().code.name == "PROCESSING", 60, "the session kept open")
     outcomes = []
     try:
         for _ in range(3):
