@@ -386,7 +386,11 @@ def streamed(text: str, notes, steps, sampling, lang: str, run: Run) -> Iterator
             update["shaded"] = shaded_html(text, chars, probs, lang=lang)
         yield update
     if run.stop.is_set() and not run.keep:
-        return  # the page moved on to another model: nothing more to say
+        # the page moved on to another model, which cleared these views. A piece made as it did may
+        # reach the page after them (the new model waits for the end half a second at most): the
+        # last word clears them again
+        yield CLEARED_GENERATION
+        return
     last = max(len(records), 1)
     yield {
         "continuation": "".join(chars),

@@ -76,6 +76,14 @@ def queue(tmp_path):
     q.close()
 
 
+def assert_later_places_start_later(statuses, when: str) -> None:
+    """`when` (a Status time) never falls from one place in line to the next. Each status counts from
+    the moment it was asked, a little after the one before: places that start together (as many as
+    there are workers) may differ by that moment (0.5 s allowed), never by a turn."""
+    times = [getattr(s, when) for s in sorted(statuses, key=lambda s: s.position)]
+    assert all(later > earlier - 0.5 for earlier, later in zip(times, times[1:])), (when, times)
+
+
 def test_eight_concurrent_trainings_all_finish_none_refused_positions_in_order(tmp_path):
     queue = FairQueue(workers=2, folder=tmp_path, nice=0)
     try:
@@ -98,12 +106,8 @@ def test_eight_concurrent_trainings_all_finish_none_refused_positions_in_order(t
         for s in statuses:  # an honest estimate: later places start later, and never after their bound
             assert s.waiting_ahead == s.position - 1
             assert 0 < s.start_expected <= s.start_at_most and s.end_expected <= s.end_at_most
-        # each status counts from the moment it was asked, a little after the one before: places that
-        # start together (two workers) may differ by that moment, never by more
-        by_place = sorted(statuses, key=lambda s: s.position)
-        for when in ("start_at_most", "start_expected"):
-            times = [getattr(s, when) for s in by_place]
-            assert all(later > earlier - 0.5 for earlier, later in zip(times, times[1:])), (when, times)
+        assert_later_places_start_later(statuses, "start_at_most")
+        assert_later_places_start_later(statuses, "start_expected")
 
         seen = {t.id: [] for t in tickets}
         for blocker in blockers:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -243,7 +244,17 @@ def test_2000_characters_reach_the_page_within_1_5_times_the_servers_time(page, 
     print(f"2,000 characters: the server wrote them in {server:.2f} s, the page showed them after {shown:.2f} s ({shown / server:.2f}x)")
 
 
-def test_switching_the_text_stops_a_running_generation_and_clears_it(page, server_url, open_app, slow_model, upload):
+@pytest.mark.parametrize("busy", [False, True], ids=["quiet", "busy"])
+def test_switching_the_text_stops_a_running_generation_and_clears_it(page, server_url, open_app, slow_model, upload, busy, monkeypatch):
+    """The new model waits (at most half a second) for the generation to end. On a busy machine the
+    generation can be slower than that between its last look at Stop and the piece it sends next:
+    that piece arrived after the new model's cleared views, the old continuation back under the new
+    model. "busy": the piece being made as the text is switched takes two seconds to make."""
+    from demo import service
+
+    slowly = threading.Event()
+    step_record = service.step_record
+    monkeypatch.setattr(service, "step_record", lambda step: (slowly.is_set() and time.sleep(2), step_record(step))[1])
     open_app(page, server_url)
     upload(page, slow_model)
     expect(page.locator("#cm-notes")).to_contain_text("'a'")
@@ -251,12 +262,16 @@ def test_switching_the_text_stops_a_running_generation_and_clears_it(page, serve
     page.locator("#cm-generate").click()
     continuation = page.locator(CONTINUATION)
     expect(continuation).not_to_have_value("")
+    if busy:
+        slowly.set()
+        page.wait_for_timeout(100)  # the generation is inside its next piece
     pick_text(page, "hihello")
     expect(page.locator(PROMPT)).to_have_value("hihell")
     expect(continuation).to_have_value("")
-    page.wait_for_timeout(1500)  # nothing of the stopped stream arrives later
+    page.wait_for_timeout(2500)  # nothing of the stopped stream arrives later
     assert continuation.input_value() == ""
     assert page.locator("#cm-shaded .cm-char").count() == 0
+    slowly.clear()
     # the cell too: a finished generation is cleared when another cell is picked
     page.locator(PROMPT).press("Enter")
     expect(page.locator("#cm-shaded .cm-selected")).to_have_count(1)

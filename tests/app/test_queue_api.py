@@ -21,6 +21,7 @@ from charmodels.checkpoint import load_checkpoint
 from charmodels.errors import CharmodelsError
 from charmodels.jobs import training_queue
 from demo import service
+from test_queue import assert_later_places_start_later  # tests/ is on the path (its conftest.py)
 
 NEVER_DONE = "\n".join(["ab", "ac"] * 20)  # lines=True: the bar is out of reach, every pass is cheap
 # lines of 200 equal characters ending in x or y (each line from a fresh state): the last character
@@ -89,8 +90,7 @@ def test_eight_concurrent_trainings_all_complete_none_refused_positions_in_order
             statuses = [service.owned(c.session_hash, "text").status() for c in students]
             assert all(s.state == "waiting" for s in statuses), statuses
             assert sorted(s.position for s in statuses) == list(range(1, 9))
-            by_place = sorted(statuses, key=lambda s: s.position)
-            assert [s.start_expected for s in by_place] == sorted(s.start_expected for s in by_place)
+            assert_later_places_start_later(statuses, "start_expected")
             assert all(s.start_expected <= s.start_at_most and s.end_expected <= s.end_at_most for s in statuses)
             wait_until(lambda: all(stream for stream in streams), what="a first status for each")
             for ticket in busy:
