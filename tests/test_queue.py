@@ -7,6 +7,7 @@ distinct texts ("hello 3") reach it in a fraction of a second.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import threading
@@ -76,12 +77,31 @@ def queue(tmp_path):
     q.close()
 
 
+@dataclass(frozen=True)
+class StubWork:
+    """The least a queue's Work is: a private text work estimated at 0.1-1 s, never reused.
+    A test's subclass says what `run` does."""
+
+    kind: ClassVar[str] = "text"
+    private: ClassVar[bool] = True
+    key: ClassVar[None] = None
+
+    def estimate(self):
+        return 0.1, 1.0
+
+    def reusable(self, result):
+        return False
+
+    def run(self, context):
+        raise NotImplementedError
+
+
 def assert_later_places_start_later(statuses, when: str) -> None:
     """`when` (a Status time) never falls from one place in line to the next. Each status counts from
     the moment it was asked, a little after the one before: places that start together (as many as
     there are workers) may differ by that moment (0.5 s allowed), never by a turn."""
     times = [getattr(s, when) for s in sorted(statuses, key=lambda s: s.position)]
-    assert all(later > earlier - 0.5 for earlier, later in zip(times, times[1:])), (when, times)
+    assert all(later > earlier - 0.5 for earlier, later in itertools.pairwise(times)), (when, times)
 
 
 def test_eight_concurrent_trainings_all_finish_none_refused_positions_in_order(tmp_path):
@@ -327,18 +347,7 @@ def test_everything_expires_after_max_age(tmp_path):
 
 
 def test_a_failing_work_fails_alone_and_the_worker_goes_on(queue):
-    @dataclass(frozen=True)
-    class Broken:
-        kind: ClassVar[str] = "text"
-        private: ClassVar[bool] = True
-        key: ClassVar[None] = None
-
-        def estimate(self):
-            return 0.1, 1.0
-
-        def reusable(self, result):
-            return True
-
+    class Broken(StubWork):
         def run(self, context):
             raise CharmodelsError("text_empty")
 
@@ -350,17 +359,9 @@ def test_a_failing_work_fails_alone_and_the_worker_goes_on(queue):
 
 
 def test_workers_run_below_the_apps_priority(tmp_path):
-    @dataclass(frozen=True)
-    class Niceness:
+    class Niceness(StubWork):
         kind: ClassVar[str] = "probe"
         private: ClassVar[bool] = False
-        key: ClassVar[None] = None
-
-        def estimate(self):
-            return 0.1, 1.0
-
-        def reusable(self, result):
-            return False
 
         def run(self, context):
             return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())

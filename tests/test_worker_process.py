@@ -11,20 +11,23 @@ import dataclasses
 import os
 import signal
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_queue import (  # tests/ is on the path (pytest's prepend import mode)
+    StubWork,
+    busy,
+    final,
+    wait_until,
+)
 
 from bench.app_latency import child_pids
 from charmodels.corpora import Corpus
+from charmodels.course import CourseComparison
 from charmodels.fairqueue import DONE, FAILED, LEFT, RUNNING, FairQueue
 from charmodels.jobs import BY_REQUEST, LEARNED, STOPPED, LabPoint, TextTraining
-from charmodels.course import CourseComparison
 from charmodels.worker_process import decode, encode
-
-from test_queue import busy, final, wait_until  # tests/ is on the path (pytest's prepend import mode)
 
 TEXT = "Knowing is not enough; we must apply."
 
@@ -114,17 +117,7 @@ def test_an_error_in_the_child_comes_back_as_its_code_and_work_that_cannot_cross
     assert (s.state, s.error) == (FAILED, "text_too_short")  # raised by memorize() over there
 
     @dataclasses.dataclass(frozen=True)
-    class Foreign:  # not charmodels' own: never sent
-        kind: ClassVar[str] = "text"
-        private: ClassVar[bool] = True
-        key: ClassVar[None] = None
-
-        def estimate(self):
-            return 0.1, 1.0
-
-        def reusable(self, result):
-            return False
-
+    class Foreign(StubWork):  # not charmodels' own: never sent
         def run(self, context):
             return None
 
