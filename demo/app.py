@@ -14,9 +14,11 @@ import argparse
 import asyncio
 import functools
 import inspect
+import math
 import os
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -198,10 +200,6 @@ async def train(text: str, cell: str = "lstm", hidden_size: int = 64, steps: int
         ticket.leave()  # the checkpoint was handed over (Gradio keeps its own copy): its folder goes
 
 
-def end_session(request: gr.Request) -> None:
-    on.on_unload(request)
-
-
 async def keep_session_open() -> AsyncIterator[None]:
     """Pending while the page is open, so that the server never closes the page's event stream.
 
@@ -226,34 +224,49 @@ class Wiring:
     that raises never reaches Gradio (whose error badges cover the components an event
     updates, pickers included): its problem is said in the page's language in the event's
     `notice` component (beside what it concerns) or else in the page's one banner, which
-    takes its own line and hides nothing. Every event that succeeds clears the banner.
+    takes its own line and hides nothing. An action that succeeds clears the banner: the first
+    event of a chain (never what follows it with .then, such as the page's loading), and only if
+    it began after the banner was shown (an event already under way says nothing about the
+    action that was refused).
     """
 
     def __init__(self, components: dict, banner: gr.Markdown, lang: gr.Textbox):
         self.components, self.banner, self.lang = components, banner, lang
+        self.shown: dict[str, float] = {}  # session -> when its banner was shown (only while it is)
+
+    def forget(self, session: str) -> None:
+        self.shown.pop(session, None)
+
+    def clears_banner(self, session: str, started: float) -> bool:
+        """Whether an event of `session` that began at `started` may clear its banner (and so forget it)."""
+        if started < self.shown.get(session, -math.inf):
+            return False
+        self.shown.pop(session, None)
+        return True
 
     def __call__(self, triggers, fn, inputs: list, outputs: list[str], notice: str | None = None,
-                 emptied: str | None = None, clears: bool = True, **kwargs):
+                 emptied: str | None = None, **kwargs):
         """`triggers`: a list of events (`button.click`, ...), or an event to follow (its `.then`).
-        `emptied`: an output emptied when the handler fails (a refused upload leaves the box free).
-        `clears=False`: its success leaves the banner as it is (the page's own loading, which may end
-        after the visitor's first action: a refused upload's message must stay)."""
+        `emptied`: an output emptied when the handler fails (a refused upload leaves the box free)."""
+        clears = not isinstance(triggers, gr.events.Dependency)  # a follow-up leaves the banner to its chain's head
         targets = [self.components[name] for name in outputs]
         lang_at = inputs.index(self.lang) if self.lang in inputs else None
         banner, components = self.banner, self.components
         cleared = gr.Markdown(value="", visible=False)
 
-        def named(updates: dict, first: bool) -> dict:
+        def named(updates: dict, first: bool, session: str, started: float) -> dict:
             answer = {components[name]: value for name, value in updates.items()}
-            if first and clears:
+            if first and clears and self.clears_banner(session, started):
                 answer[banner] = cleared
             return answer
 
-        def refused(error: Exception, args: tuple) -> dict:
+        def refused(error: Exception, args: tuple, session: str, started: float) -> dict:
             said = error_text(args[lang_at] if lang_at is not None else "en", error)
             answer = {components[emptied]: None} if emptied is not None else {}
             if notice is not None:
-                return {**answer, components[notice]: f"⚠️ {said}", banner: cleared}
+                answer[components[notice]] = f"⚠️ {said}"
+                return {**answer, banner: cleared} if clears and self.clears_banner(session, started) else answer
+            self.shown[session] = time.monotonic()
             return {**answer, banner: gr.Markdown(value=f"⚠️ {said}", visible=True)}
 
         # a handler with a `request` parameter is told the page's session (Gradio fills the first parameter)
@@ -265,30 +278,31 @@ class Wiring:
         if inspect.isasyncgenfunction(fn):  # waits (in the training line) without holding a server thread
 
             async def run(request: gr.Request, *args):
-                first = True
+                first, session, started = True, request.session_hash, time.monotonic()
                 try:
                     async for updates in call(request, args):
-                        yield named(updates, first)
+                        yield named(updates, first, session, started)
                         first = False
                 except Exception as error:  # noqa: BLE001 (said in the page; unexpected ones logged by error_text)
-                    yield refused(error, args)
+                    yield refused(error, args, session, started)
         elif inspect.isgeneratorfunction(fn):
 
             def run(request: gr.Request, *args):
-                first = True
+                first, session, started = True, request.session_hash, time.monotonic()
                 try:
                     for updates in call(request, args):
-                        yield named(updates, first)
+                        yield named(updates, first, session, started)
                         first = False
                 except Exception as error:  # noqa: BLE001 (said in the page; unexpected ones logged by error_text)
-                    yield refused(error, args)
+                    yield refused(error, args, session, started)
         else:
 
             def run(request: gr.Request, *args):
+                session, started = request.session_hash, time.monotonic()
                 try:
-                    return named(call(request, args), True)
+                    return named(call(request, args), True, session, started)
                 except Exception as error:  # noqa: BLE001
-                    return refused(error, args)
+                    return refused(error, args, session, started)
 
         kwargs.setdefault("show_progress", "hidden")
         kwargs.setdefault("api_visibility", "private")
@@ -565,18 +579,18 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
     # first the browser's language (for what the server writes), then the first model
     loading = demo.load(language, [lang], [lang], js=BROWSER_LANGUAGE, api_visibility="private")
     # the plots' axis names in that language, before any points (handlers.plot_titles says why)
-    loading = wire(loading, on.plot_titles, [lang], list(on.PLOT_AXES), clears=False)
-    loading = wire(loading, on.on_load, [lang], [*model_views, "lab_grid"], clears=False)
+    loading = wire(loading, on.plot_titles, [lang], list(on.PLOT_AXES))
+    loading = wire(loading, on.on_load, [lang], [*model_views, "lab_grid"])
     # the Inside and Compare tabs start from the page's prompt, unless a visitor already typed there
     # while the page loaded (then keep what is typed there)
     loading = loading.then(lambda text, *typed: tuple(mine or text for mine in typed),
                            [prompt, inside_prompt, compare_prompt], [inside_prompt, compare_prompt], api_visibility="private")
-    loading = wire(loading, on.on_lab_grid, [lab_grid, lang], ["lab_plot", "lab_table"], clears=False)
-    loading = wire(loading, on.on_lab_flow, [lab_flow_gap, lang], ["lab_flow"], clears=False)
+    loading = wire(loading, on.on_lab_grid, [lab_grid, lang], ["lab_plot", "lab_table"])
+    loading = wire(loading, on.on_lab_flow, [lab_flow_gap, lang], ["lab_flow"])
     # checkpoint.change does not fire for the value the page starts with: the inside pickers are filled here too
-    wire(loading, on.on_model_inside, [checkpoint, lang], ["which", "layer"], clears=False)
+    wire(loading, on.on_model_inside, [checkpoint, lang], ["which", "layer"])
     # a link's view (?text=...&lesson=3), after the first model and the copied prompts
-    linked = wire(loading, on.on_link, [lang, own, checkpoint, inside_prompt], [*lesson_views, "link_notes"], clears=False)
+    linked = wire(loading, on.on_link, [lang, own, checkpoint, inside_prompt], [*lesson_views, "link_notes"])
     linked.then(None, [highlight_id], None, js=HIGHLIGHT, api_visibility="private")
 
     # another model ends a running generation and clears it (the handlers do both)
@@ -680,8 +694,12 @@ with gr.Blocks(title="charmodels", delete_cache=DELETE_CACHE) as demo:
                     lesson_pick, lang], ["link_query", "link_box"])
     copying.then(None, [link_query], [link_box], js=SHOW_LINK, api_visibility="private")
 
-    # The page's session ends (tab closed): its trainings, their files and its own models go
-    demo.unload(end_session)
+    # The page's session ends (tab closed): its trainings, their files, its own models and its banner go
+    def ended(request: gr.Request) -> None:
+        wire.forget(request.session_hash)
+        on.on_unload(request)
+
+    demo.unload(ended)
     # One event per page pending while the page is open (see keep_session_open)
     demo.load(keep_session_open, None, None, api_name="keep_session_open", api_visibility="undocumented",
               concurrency_limit=None, show_progress="hidden")

@@ -330,6 +330,38 @@ def test_a_refused_upload_while_the_page_still_loads_keeps_its_message(page, ser
     expect(message).to_contain_text("not a readable safetensors file")
 
 
+def test_an_event_already_under_way_when_an_upload_is_refused_leaves_its_message(page, server_url, tmp_path, open_app, upload, monkeypatch):
+    """The page's loading sets the Inside prompt, which sets off the Inside views. When those were
+    still being computed as a refused upload's message arrived, their success cleared it (seen in CI
+    on a busy machine). Only an event begun after the message may clear it."""
+    from demo import handlers
+
+    heat_views, entered, refused, done = handlers.heat_views, threading.Event(), threading.Event(), threading.Event()
+
+    def held(*args):  # the Inside views the loading set off: held until the refusal is on the page
+        entered.set()
+        refused.wait(30)
+        try:
+            return heat_views(*args)
+        finally:
+            done.set()
+
+    monkeypatch.setattr(handlers, "heat_views", held)
+    open_app(page, server_url)
+    assert entered.wait(30)  # under way before the upload
+    bad = tmp_path / "notes.safetensors"
+    bad.write_text("this is not a model\n", encoding="utf-8")
+    upload(page, bad)
+    message = page.locator("#cm-message")
+    expect(message).to_contain_text("not a readable safetensors file")
+    refused.set()
+    assert done.wait(30)
+    page.wait_for_timeout(1500)  # its answer has reached the page
+    expect(message).to_contain_text("not a readable safetensors file")
+    page.locator(PROMPT).fill("Willing")  # an action of the visitor's that succeeds clears it
+    expect(message).to_be_hidden()
+
+
 def test_a_prompt_typed_on_inside_while_the_page_loads_is_kept(page, server_url, monkeypatch):
     """The Inside and Compare tabs start from the page's prompt once the first model answers. A
     visitor who typed on Inside before that (a busy class server) keeps what they typed."""
