@@ -258,7 +258,7 @@ class Wiring:
             answer = {components[name]: value for name, value in updates.items()}
             if first and clears and self.clears_banner(session, started):
                 answer[banner] = cleared
-            return answer
+            return answer or {banner: gr.skip()}  # Gradio takes an empty dict for one value, not for no update
 
         def refused(error: Exception, args: tuple, session: str, started: float) -> dict:
             said = error_text(args[lang_at] if lang_at is not None else "en", error)

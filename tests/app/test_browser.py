@@ -360,6 +360,7 @@ def test_an_event_already_under_way_when_an_upload_is_refused_leaves_its_message
     expect(message).to_contain_text("not a readable safetensors file")
     page.locator(PROMPT).fill("Willing")  # an action of the visitor's that succeeds clears it
     expect(message).to_be_hidden()
+    assert page.locator(".toast-body, [data-testid=toast-body]").count() == 0  # no event failed on the way (Gradio's toast)
 
 
 def test_a_prompt_typed_on_inside_while_the_page_loads_is_kept(page, server_url, monkeypatch):
