@@ -32,7 +32,7 @@
   }, true);
 
   // ⏯ in the Inside tab: ▶ once a second until the step control reaches the prompt's last
-  // character (the server's answer to ⏯ has already gone back to the first one if it was there);
+  // character (from the last one, the server's answer to ⏯ goes back to the first one first);
   // ⏯ again, or a new tab, pauses. The step control's number box says where it is.
   let playing = null;
   const pause = () => { clearInterval(playing); playing = null; document.getElementById('cm-step-play')?.classList.remove('cm-playing'); };
@@ -45,8 +45,14 @@
     if (!play) { if (event.target.closest?.('[role=tab]')) pause(); return; }
     if (playing) { pause(); return; }
     play.classList.add('cm-playing');
+    // from the last character the server goes back to the first: until that answer lands (a slow
+    // server may take over a second), the step still reads "last" and must not stop the play
+    const [from, end] = stepAt();
+    let rewinding = end > 1 && from >= end ? 10 : 0;  // ticks to wait for it, at most
     playing = setInterval(() => {
       const [at, last] = stepAt();
+      if (rewinding > 0 && at >= last) { rewinding -= 1; return; }
+      rewinding = 0;
       if (!(at < last) || !document.getElementById('cm-step-next')?.checkVisibility?.()) { pause(); return; }
       document.getElementById('cm-step-next').click();
     }, 1000);

@@ -7,6 +7,7 @@ step, in English, in Korean (a tiny model: every weight), and at 1280x720 in pro
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,15 @@ STRIPES = """() => [...document.querySelectorAll('#cm-explain-diagram .cm-stripe
   .map(el => [el.closest('g').dataset.name, +el.dataset.unit, el.dataset.value, el.querySelector('title').textContent])"""
 UNITS = """() => [...document.querySelectorAll('#cm-units .token')].map(t => t.innerText.trim())"""
 TEX = """() => [...document.querySelectorAll('#cm-explain-card annotation')].map(a => a.textContent).join('\\n')"""
+COUNT_NEXT = """() => {
+  // ▶ clicks (⏯'s ticks) counted before and after ⏯ is clicked again, in the page's own order of events
+  window.cmNextClicks = {beforePause: 0, afterPause: 0, plays: 0};
+  document.addEventListener('click', (event) => {
+    const counts = window.cmNextClicks;
+    if (event.target.closest?.('#cm-step-play')) counts.plays += 1;
+    else if (event.target.closest?.('#cm-step-next')) counts[counts.plays >= 2 ? 'afterPause' : 'beforePause'] += 1;
+  }, true);
+}"""
 
 
 def open_inside(page: Page) -> None:
@@ -193,12 +203,40 @@ def test_play_runs_the_step_through_the_prompt_and_pauses(page, server_url, open
     assert seen == [0, 1, 2, 3]
 
     # ⏯ again pauses: a longer prompt, played from its first character, paused once it moves. A step
-    # already asked of the server may still land after the pause; none is asked after it.
+    # already asked of the server may still land after the pause; none is asked after it. The page
+    # itself counts the ▶ clicks (play's ticks) before and after the pause, so a slow machine, where
+    # the test's own click may come seconds after it saw the step move, cannot make it pass or fail.
     longer = "Knowing is not enough"
     type_prompt(page, longer)
+    page.evaluate(COUNT_NEXT)
     page.locator("#cm-step-play").click()
     expect(diagram).to_have_attribute("data-t", "1", timeout=10_000)
     page.locator("#cm-step-play").click()
     expect(page.locator("#cm-step-play.cm-playing")).to_have_count(0)
-    paused_at = settled_step(page)
-    assert paused_at <= 4 < len(longer) - 1  # playing on would have run to the last character
+    paused_at = settled_step(page)  # three ticks of ⏯ without a move
+    ticks = page.evaluate("() => window.cmNextClicks")
+    assert ticks["afterPause"] == 0, ticks  # no step asked once paused
+    assert 1 <= paused_at <= ticks["beforePause"] < len(longer) - 1, (paused_at, ticks)  # not run to the end
+
+
+def test_play_from_the_last_character_waits_for_a_slow_server_to_go_back(page, server_url, open_app, monkeypatch):
+    """On a busy class server each step may take longer than play's one-second tick. ⏯ at the last
+    character must not read the step's old value ("at the end") before the server has gone back to
+    the first character, and so stop at once: it plays through, however slow each answer is."""
+    from demo import handlers
+
+    open_app(page, server_url)
+    open_inside(page)
+    type_prompt(page, "Know")
+    step = handlers.on_inside_step
+
+    def slowly(*args):  # every step answered 2.5 s late: two ticks and more per answer
+        time.sleep(2.5)
+        return step(*args)
+
+    monkeypatch.setattr(handlers, "on_inside_step", slowly)
+    page.locator("#cm-step-play").click()
+    diagram = page.locator(DIAGRAM)
+    for t in range(4):  # back to the first character, then each one in order to the last
+        expect(diagram).to_have_attribute("data-t", str(t), timeout=20_000)
+    expect(page.locator("#cm-step-play.cm-playing")).to_have_count(0, timeout=10_000)  # stopped at the end
