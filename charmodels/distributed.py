@@ -19,7 +19,8 @@ collectives long-text training needs besides (charmodels.longtext uses them):
 - `agree()`: whether every process holds the same bytes (the replicas' weights);
 - `end()`: how a script under torchrun exits, once its run is over.
 
-Nothing here is a scheme of its own: each function is one torch.distributed call.
+Nothing here is a scheme of its own: each function is one torch.distributed call (`end()`
+is how the process exits around gloo's threads, not a collective).
 """
 
 from __future__ import annotations
